@@ -1,0 +1,76 @@
+import {
+  type KeyObject,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  sign as cryptoSign,
+} from 'node:crypto';
+
+/** The key types Parley's CAs and agents use (DESIGN §3 identity; issue 3's key types). */
+export type KeyType = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'rsa-4096';
+
+/** Every key type, for config validation. */
+export const KEY_TYPES: readonly KeyType[] = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-4096'];
+
+/** The digest used with a key type: SHA-384 for P-384, SHA-256 otherwise. */
+export function hashOf(type: KeyType): 'sha256' | 'sha384' {
+  return type === 'ec-p384' ? 'sha384' : 'sha256';
+}
+
+/**
+ * Something that signs with a private key it may never reveal (memory, disk, a KMS). Signatures
+ * are over `data` with `hashOf(keyType)`; ECDSA signatures are DER-encoded (RFC 3279 §2.2.3).
+ */
+export interface Signer {
+  readonly keyType: KeyType;
+  readonly publicKey: KeyObject;
+  sign(data: Uint8Array): Promise<Uint8Array>;
+}
+
+/** The key type of a public or private KeyObject, or undefined when Parley does not use it. */
+export function keyTypeOf(key: KeyObject): KeyType | undefined {
+  const d = key.asymmetricKeyDetails;
+  switch (key.asymmetricKeyType) {
+    case 'ec':
+      return d?.namedCurve === 'prime256v1' ? 'ec-p256' : d?.namedCurve === 'secp384r1' ? 'ec-p384' : undefined;
+    case 'rsa':
+      return d?.modulusLength === 2048 ? 'rsa-2048' : d?.modulusLength === 4096 ? 'rsa-4096' : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** Generates a private key of the given type. */
+export function generateKey(type: KeyType): KeyObject {
+  switch (type) {
+    case 'ec-p256':
+      return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    case 'ec-p384':
+      return generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
+    case 'rsa-2048':
+      return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    case 'rsa-4096':
+      return generateKeyPairSync('rsa', { modulusLength: 4096 }).privateKey;
+  }
+}
+
+/** A Signer over a private KeyObject held in memory. */
+export function keyObjectSigner(privateKey: KeyObject): Signer {
+  if (privateKey.type !== 'private') throw new TypeError('keyObjectSigner needs a private key');
+  const keyType = keyTypeOf(privateKey);
+  if (keyType === undefined) throw new TypeError('unsupported key type for a signer');
+  const hash = hashOf(keyType);
+  const publicKey = createPublicKey(privateKey);
+  return {
+    keyType,
+    publicKey,
+    sign: async (data) => cryptoSign(hash, data, privateKey),
+  };
+}
+
+/** Parses a PKCS#8 or SEC1/PKCS#1 private key in PEM or DER. */
+export function parsePrivateKey(input: string | Uint8Array): KeyObject {
+  return typeof input === 'string'
+    ? createPrivateKey(input)
+    : createPrivateKey({ key: Buffer.from(input), format: 'der', type: 'pkcs8' });
+}

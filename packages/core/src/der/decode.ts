@@ -1,0 +1,175 @@
+import { invalidArgument } from '../errors.js';
+import { Tag } from './encode.js';
+
+/** One decoded TLV, pointing into the source bytes. */
+export interface DerNode {
+  readonly tag: number;
+  /** The whole TLV (header and content). */
+  readonly raw: Uint8Array;
+  /** The content octets. */
+  readonly content: Uint8Array;
+}
+
+/**
+ * Reads a run of DER TLVs strictly (X.690 §10): one-byte tags, definite minimal lengths, no
+ * indefinite form, no trailing bytes unless the caller asks for them. `what` names the
+ * structure in errors.
+ */
+export class DerReader {
+  #pos = 0;
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly what: string,
+  ) {}
+
+  /** True when every byte has been read. */
+  get done(): boolean {
+    return this.#pos >= this.bytes.length;
+  }
+
+  /** The tag of the next TLV without consuming it, or undefined at the end. */
+  peekTag(): number | undefined {
+    return this.done ? undefined : this.bytes[this.#pos];
+  }
+
+  /** Reads the next TLV. */
+  next(): DerNode {
+    const b = this.bytes;
+    const start = this.#pos;
+    if (start + 2 > b.length) throw this.error('truncated');
+    const tag = b[start] ?? 0;
+    if ((tag & 0x1f) === 0x1f) throw this.error('multi-byte tags are not supported');
+    let len = b[start + 1] ?? 0;
+    let off = start + 2;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      if (n === 0) throw this.error('indefinite length is not DER');
+      if (n > 4) throw this.error('length too large');
+      if (off + n > b.length) throw this.error('truncated length');
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + (b[off + i] ?? 0);
+      if (len < 0x80 || (b[off] ?? 0) === 0) throw this.error('non-minimal length');
+      off += n;
+    }
+    if (off + len > b.length) throw this.error('truncated content');
+    this.#pos = off + len;
+    return { tag, raw: b.subarray(start, off + len), content: b.subarray(off, off + len) };
+  }
+
+  /** Reads the next TLV and checks its tag. */
+  expect(tag: number, field: string): DerNode {
+    const node = this.next();
+    if (node.tag !== tag) throw this.error(`${field}: expected tag 0x${tag.toString(16)}, got 0x${node.tag.toString(16)}`);
+    return node;
+  }
+
+  /** Reads the next TLV if it has `tag`, else returns undefined. */
+  optional(tag: number): DerNode | undefined {
+    return this.peekTag() === tag ? this.next() : undefined;
+  }
+
+  /** Fails unless every byte was read. */
+  end(): void {
+    if (!this.done) throw this.error('trailing data');
+  }
+
+  /** An invalid-argument error naming the structure. */
+  error(message: string): Error {
+    return invalidArgument(`malformed ${this.what}: ${message}`);
+  }
+}
+
+/** The children of a constructed node. */
+export function derChildren(node: DerNode, what: string): DerReader {
+  if ((node.tag & 0x20) === 0) throw invalidArgument(`malformed ${what}: expected a constructed value`);
+  return new DerReader(node.content, what);
+}
+
+/** An INTEGER's unsigned magnitude; rejects non-minimal encodings and, unless allowed, negatives. */
+export function derReadUnsigned(node: DerNode, what: string, allowNegative = false): Uint8Array {
+  const c = node.content;
+  if (node.tag !== Tag.integer || c.length === 0) throw invalidArgument(`malformed ${what}: expected an INTEGER`);
+  if (c.length > 1 && ((c[0] === 0 && ((c[1] ?? 0) & 0x80) === 0) || (c[0] === 0xff && ((c[1] ?? 0) & 0x80) !== 0))) {
+    throw invalidArgument(`malformed ${what}: non-minimal INTEGER`);
+  }
+  if (((c[0] ?? 0) & 0x80) !== 0 && !allowNegative) throw invalidArgument(`malformed ${what}: negative INTEGER`);
+  return c[0] === 0 && c.length > 1 ? c.subarray(1) : c;
+}
+
+/** A small INTEGER as a number. */
+export function derReadSmallInteger(node: DerNode, what: string): number {
+  const m = derReadUnsigned(node, what);
+  if (m.length > 4) throw invalidArgument(`malformed ${what}: INTEGER too large`);
+  let v = 0;
+  for (const byte of m) v = v * 256 + byte;
+  return v;
+}
+
+/** An OBJECT IDENTIFIER as dotted text. */
+export function derReadOid(node: DerNode, what: string): string {
+  const c = node.content;
+  if (node.tag !== Tag.oid || c.length === 0 || c.length > 64) throw invalidArgument(`malformed ${what}: expected an OID`);
+  const arcs: number[] = [];
+  let v = 0;
+  let first = true;
+  for (let i = 0; i < c.length; i++) {
+    const byte = c[i] ?? 0;
+    if (v === 0 && byte === 0x80) throw invalidArgument(`malformed ${what}: non-minimal OID arc`);
+    v = v * 128 + (byte & 0x7f);
+    if (v > Number.MAX_SAFE_INTEGER / 128) throw invalidArgument(`malformed ${what}: OID arc too large`);
+    if ((byte & 0x80) === 0) {
+      if (first) {
+        const a = v < 40 ? 0 : v < 80 ? 1 : 2;
+        arcs.push(a, v - a * 40);
+        first = false;
+      } else arcs.push(v);
+      v = 0;
+    } else if (i === c.length - 1) throw invalidArgument(`malformed ${what}: truncated OID`);
+  }
+  return arcs.join('.');
+}
+
+/** A BOOLEAN (DER: only 0x00 and 0xff). */
+export function derReadBoolean(node: DerNode, what: string): boolean {
+  const c = node.content;
+  if (node.tag !== Tag.boolean || c.length !== 1 || (c[0] !== 0 && c[0] !== 0xff)) {
+    throw invalidArgument(`malformed ${what}: expected a DER BOOLEAN`);
+  }
+  return c[0] === 0xff;
+}
+
+/** A BIT STRING's bytes and unused-bit count. */
+export function derReadBitString(node: DerNode, what: string): { bytes: Uint8Array; unusedBits: number } {
+  const c = node.content;
+  const unused = c[0];
+  if (node.tag !== Tag.bitString || unused === undefined || unused > 7 || (c.length === 1 && unused !== 0)) {
+    throw invalidArgument(`malformed ${what}: expected a BIT STRING`);
+  }
+  return { bytes: c.subarray(1), unusedBits: unused };
+}
+
+const UTC_TIME = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
+const GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
+
+/** An X.509 Time (RFC 5280 §4.1.2.5) as milliseconds since the epoch; seconds and `Z` required. */
+export function derReadTime(node: DerNode, what: string): number {
+  const text = Buffer.from(node.content).toString('latin1');
+  let m: RegExpExecArray | null;
+  let year: number;
+  if (node.tag === Tag.utcTime && (m = UTC_TIME.exec(text)) !== null) {
+    const yy = Number(m[1]);
+    year = yy < 50 ? 2000 + yy : 1900 + yy;
+  } else if (node.tag === Tag.generalizedTime && (m = GENERALIZED_TIME.exec(text)) !== null) {
+    year = Number(m[1]);
+  } else {
+    throw invalidArgument(`malformed ${what}: expected a UTCTime or GeneralizedTime ending in Z`);
+  }
+  const [mo, d, h, mi, s] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
+  const ms = Date.UTC(year, mo - 1, d, h, mi, s);
+  const check = new Date(ms);
+  if (mo < 1 || mo > 12 || check.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
+    throw invalidArgument(`malformed ${what}: invalid date`);
+  }
+  return ms;
+}

@@ -1,0 +1,46 @@
+// Runs every compiled test file (`*.test.js` under packages/*/dist and bench/dist) with node's own
+// test runner; its summary line is what CI reads. Extra arguments are passed to `node --test`
+// (e.g. `--test-name-pattern`); a path argument narrows the run to the files under it.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+const root = resolve(import.meta.dirname, '..');
+const args = process.argv.slice(2);
+const paths = args.filter((a) => !a.startsWith('-')).map((a) => resolve(a));
+const flags = args.filter((a) => a.startsWith('-'));
+
+function walk(dir, out) {
+  for (const name of readdirSync(dir)) {
+    if (name === 'node_modules') continue;
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) walk(path, out);
+    else if (name.endsWith('.test.js')) out.push(path);
+  }
+  return out;
+}
+
+const dists = [
+  ...readdirSync(join(root, 'packages')).map((p) => join(root, 'packages', p, 'dist')),
+  join(root, 'bench', 'dist'),
+].filter((d) => {
+  try {
+    return statSync(d).isDirectory();
+  } catch {
+    return false;
+  }
+});
+const files = dists
+  .flatMap((d) => walk(d, []))
+  .filter((f) => paths.length === 0 || paths.some((p) => f.startsWith(p.replace('/src', '/dist'))))
+  .sort();
+if (files.length === 0) {
+  console.error('run-tests: no compiled test files found; run `npm run build` first');
+  process.exit(1);
+}
+const result = spawnSync(
+  process.execPath,
+  ['--test', '--test-reporter=spec', '--test-concurrency=2', ...flags, ...files],
+  { stdio: 'inherit', cwd: root },
+);
+process.exit(result.status ?? 1);
