@@ -23,6 +23,7 @@ function walk(dir, out) {
 const dists = [
   ...readdirSync(join(root, 'packages')).map((p) => join(root, 'packages', p, 'dist')),
   join(root, 'bench', 'dist'),
+  join(root, 'e2e', 'dist'),
 ].filter((d) => {
   try {
     return statSync(d).isDirectory();

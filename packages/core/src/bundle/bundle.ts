@@ -35,11 +35,13 @@ export const MAX_BUNDLE_BYTES = 4 << 20;
 const MAX_UINT64 = (1n << 64n) - 1n;
 
 /**
- * Parses a SPIFFE bundle document for `td`. `keys` is required; entries with a missing or unknown
- * `use` or `kty` are ignored (§4.1.3, §4.2.1, §4.2.2); `x509-svid` entries without `x5c` are
- * ignored and only the first certificate counts (X509-SVID §6.2); `jwt-svid` entries need a
- * unique `kid` (JWT-SVID §6.1). Duplicate JSON keys, private key material, a sequence outside
- * uint64 and a negative refresh hint are errors.
+ * Parses a SPIFFE bundle document for `td`. `keys` is required (§4.1.3); entries with a missing or
+ * unknown `use` are ignored (§4.2.2). Where go-spiffe is stricter than the spec, Parley is as
+ * strict, so it never accepts a bundle its clients would refuse: every entry must be a valid
+ * public key of a known `kty`; `x509-svid` entries carry exactly one `x5c` certificate matching
+ * the key (X509-SVID §6.1); `jwt-svid` entries need a unique `kid` (JWT-SVID §6.1). Duplicate
+ * JSON keys, private key material, a sequence outside uint64 and a negative refresh hint are
+ * errors.
  */
 export function parseBundle(td: TrustDomain, document: string | Uint8Array): Bundle {
   const text = typeof document === 'string' ? document : decodeUtf8(document);
@@ -69,34 +71,41 @@ export function bundleFromJson(td: TrustDomain, doc: JsonValue): Bundle {
   const jwtAuthorities = new Map<string, KeyObject>();
   keys.forEach((key, i) => {
     if (!isJsonObject(key)) return fail(`keys[${i}] is not an object`);
-    const use = key.get('use');
+    // Every element must be a well-formed public key, whatever its use: go-spiffe refuses a bundle
+    // with any unparseable element, and Parley never redistributes a bundle its clients would refuse.
     const kty = key.get('kty');
-    if (typeof use !== 'string' || (use !== 'x509-svid' && use !== 'jwt-svid')) return; // §4.2.2
-    if (typeof kty !== 'string' || !KNOWN_KTY.has(kty)) return; // §4.2.1
+    if (typeof kty !== 'string' || !KNOWN_KTY.has(kty)) return fail(`keys[${i}] has a missing or unsupported kty (§4.2.1)`);
     if (PRIVATE_MEMBERS.some((m) => key.has(m))) return fail(`keys[${i}] contains private key material`);
+    let publicKey: KeyObject;
+    try {
+      publicKey = createPublicKey({ key: toJwk(key), format: 'jwk' });
+    } catch {
+      return fail(`keys[${i}] is not a valid public key`);
+    }
+    const use = key.get('use');
     if (use === 'x509-svid') {
       const x5c = key.get('x5c');
-      if (x5c === undefined || (isJsonArray(x5c) && x5c.length === 0)) return; // X509-SVID §6.2
-      if (!isJsonArray(x5c)) return fail(`keys[${i}].x5c must be an array`);
+      // X509-SVID §6.1: exactly one CA certificate, matching the key members.
+      if (!isJsonArray(x5c) || x5c.length !== 1) return fail(`keys[${i}] (x509-svid) must carry exactly one x5c certificate`);
       const first = x5c[0];
       if (typeof first !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(first) || first.length % 4 !== 0) {
         return fail(`keys[${i}].x5c[0] is not base64`);
       }
+      let cert: Certificate;
       try {
-        x509Authorities.push(parseCertificate(Buffer.from(first, 'base64')));
+        cert = parseCertificate(Buffer.from(first, 'base64'));
       } catch (err) {
         return fail(`keys[${i}].x5c[0]: ${(err as Error).message}`);
       }
-      return;
+      if (!certificatePublicKey(cert).equals(publicKey)) return fail(`keys[${i}] key members do not match its x5c certificate`);
+      x509Authorities.push(cert);
+    } else if (use === 'jwt-svid') {
+      const kid = key.get('kid');
+      if (typeof kid !== 'string' || kid === '') return fail(`keys[${i}] (jwt-svid) is missing its key ID (JWT-SVID §6.1)`);
+      if (jwtAuthorities.has(kid)) return fail(`duplicate JWT authority key ID ${JSON.stringify(kid.slice(0, 64))}`);
+      jwtAuthorities.set(kid, publicKey);
     }
-    const kid = key.get('kid');
-    if (typeof kid !== 'string' || kid === '') return fail(`keys[${i}] (jwt-svid) is missing its key ID (JWT-SVID §6.1)`);
-    if (jwtAuthorities.has(kid)) return fail(`duplicate JWT authority key ID ${JSON.stringify(kid.slice(0, 64))}`);
-    try {
-      jwtAuthorities.set(kid, createPublicKey({ key: toJwk(key), format: 'jwk' }));
-    } catch {
-      return fail(`keys[${i}] (kid ${JSON.stringify(kid.slice(0, 64))}) is not a valid public key`);
-    }
+    // Any other use, or none, is ignored (§4.2.2).
   });
 
   const seq = doc.get('spiffe_sequence');

@@ -22,6 +22,9 @@ export type JwtSvidResult = { ok: true; svid: JwtSvid } | { ok: false; reason: s
 /** Tokens longer than this are rejected before decoding. */
 export const MAX_JWT_SVID_LENGTH = 16 * 1024;
 
+/** Clock skew tolerated for `nbf` and `iat` (go-spiffe allows 60 s); `exp` gets none. */
+export const FUTURE_LEEWAY_MS = 60_000;
+
 const ALLOWED_HEADERS = new Set(['alg', 'kid', 'typ']);
 
 /**
@@ -29,7 +32,7 @@ const ALLOWED_HEADERS = new Set(['alg', 'kid', 'typ']);
  * 256–512), `kid` (required) and `typ` (`JWT` or `JOSE`) — so no `jwk`/`jku`/`x5u`/`x5c` key
  * selection; the key comes from the bundle of the `sub` claim's trust domain by `kid` and must
  * suit `alg`; `aud` must contain one of `audience`; `exp` is required and in the future; `nbf`
- * and `iat`, when present, must not be in the future.
+ * and `iat`, when present, must not be more than FUTURE_LEEWAY_MS in the future.
  */
 export function verifyJwtSvid(
   token: string,
@@ -91,7 +94,7 @@ export function verifyJwtSvid(
   for (const name of ['nbf', 'iat'] as const) {
     const t = numericDate(claims.get(name));
     if (t === null) return reject(`token has an invalid ${name} claim`);
-    if (t !== undefined && t > now) return reject(name === 'nbf' ? 'token is not yet valid' : 'token issued in the future');
+    if (t !== undefined && t > now + FUTURE_LEEWAY_MS) return reject(name === 'nbf' ? 'token is not yet valid' : 'token issued in the future');
   }
 
   const aud = claims.get('aud');

@@ -133,7 +133,6 @@ export function parseCertificate(der: Uint8Array): Certificate {
       const oid = derReadOid(ext.next(), 'extnID');
       const critNode = ext.optional(Tag.boolean);
       const critical = critNode === undefined ? false : derReadBoolean(critNode, 'critical');
-      if (critNode !== undefined && !critical) throw invalidArgument('malformed certificate: critical FALSE must be omitted in DER');
       const value = ext.expect(Tag.octetString, 'extnValue').content;
       ext.end();
       if (extensions.has(oid)) throw invalidArgument(`certificate has a duplicate extension ${oid}`);
@@ -190,7 +189,6 @@ function decodeBasicConstraints(ext: Extension | undefined): Certificate['basicC
   top.end();
   const caNode = r.optional(Tag.boolean);
   const ca = caNode === undefined ? false : derReadBoolean(caNode, 'cA');
-  if (caNode !== undefined && !ca) throw invalidArgument('malformed basicConstraints: cA FALSE must be omitted in DER');
   const lenNode = r.optional(Tag.integer);
   r.end();
   if (lenNode === undefined) return { ca };

@@ -65,16 +65,16 @@ function validityProblem(cert: Certificate, now: number, what: string): string |
 }
 
 /** Problems that disqualify a CA certificate in a path, whatever its position. */
-function caProblem(cert: Certificate, now: number, below: number, what: string, isAnchor: boolean): string | undefined {
+// RFC 5280 §6.1.4 (k), (n): issuers must be CAs allowed to sign certificates. RFC 5280 does not
+// process a trust anchor's extensions, but Go's x509 does, so bundle authorities are held to the
+// same rules (where go-spiffe is stricter than the spec, Parley is as strict).
+function caProblem(cert: Certificate, now: number, below: number, what: string): string | undefined {
   const validity = validityProblem(cert, now, what);
   if (validity !== undefined) return validity;
   if (cert.extensions.has(Oid.nameConstraints)) return `${what} has name constraints, which Parley does not support`;
-  if (!isAnchor) {
-    // RFC 5280 §6.1.4 (k), (n): intermediates must be CAs allowed to sign certificates.
-    if (cert.basicConstraints?.ca !== true) return `${what} is not a CA (basicConstraints cA is not true)`;
-    if (cert.keyUsage !== undefined && (cert.keyUsage.bits & KeyUsage.keyCertSign) === 0) return `${what} may not sign certificates (keyCertSign not set)`;
-    if (cert.unhandledCritical.length > 0) return `${what} has an unhandled critical extension ${cert.unhandledCritical[0]}`;
-  }
+  if (cert.basicConstraints?.ca !== true) return `${what} is not a CA (basicConstraints cA is not true)`;
+  if (cert.keyUsage !== undefined && (cert.keyUsage.bits & KeyUsage.keyCertSign) === 0) return `${what} may not sign certificates (keyCertSign not set)`;
+  if (cert.unhandledCritical.length > 0) return `${what} has an unhandled critical extension ${cert.unhandledCritical[0]}`;
   const pathLen = cert.basicConstraints?.pathLen;
   if (pathLen !== undefined && below > pathLen) return `${what} allows ${pathLen} intermediates below it, found ${below}`;
   return undefined;
@@ -116,14 +116,14 @@ export function verifyX509Svid(chain: readonly Uint8Array[], bundles: BundleSour
     const below = path.length - 1;
     for (const root of bundle.x509Authorities) {
       if (!bytesEqual(child.issuer, root.subject) || !signedBy(child, root)) continue;
-      const problem = caProblem(root, now, below, 'authority certificate', true);
+      const problem = caProblem(root, now, below, 'authority certificate');
       if (problem === undefined) return [...path, root];
       lastProblem = problem;
     }
     if (path.length > MAX_CHAIN_LENGTH) return undefined;
     for (const candidate of intermediates) {
       if (path.includes(candidate) || !bytesEqual(child.issuer, candidate.subject) || !signedBy(child, candidate)) continue;
-      const problem = caProblem(candidate, now, below, 'intermediate certificate', false);
+      const problem = caProblem(candidate, now, below, 'intermediate certificate');
       if (problem !== undefined) {
         lastProblem = problem;
         continue;
