@@ -1,6 +1,8 @@
 // The dependency rules of DESIGN §2, enforced in `npm run check`.
 const SERVICES = '(identity|agent|mesh|authz|secrets|tokens|dashboard)';
-const IO_MODULES = '^(node:)?(fs|fs/promises|net|http|https|http2|tls|dgram|dns|child_process|cluster|worker_threads|process)$';
+const TEST = '\\.test\\.ts$';
+const IO_MODULES =
+  '^(node:)?(fs|fs/promises|net|http|https|http2|tls|dgram|dns|child_process|cluster|worker_threads|process)$';
 
 module.exports = {
   forbidden: [
@@ -15,40 +17,49 @@ module.exports = {
       name: 'core-does-no-io',
       comment: 'core is pure: node:crypto is allowed, I/O modules are not.',
       severity: 'error',
-      from: { path: '^packages/core/src/' },
+      from: { path: '^packages/core/src/', pathNot: TEST },
       to: { dependencyTypes: ['core'], path: IO_MODULES },
     },
     {
       name: 'api-imports-only-core',
       severity: 'error',
-      from: { path: '^packages/api/' },
+      from: { path: '^packages/api/', pathNot: TEST },
       to: { path: '^packages/(?!(api|core)/)' },
     },
     {
       name: 'store-imports-only-core',
       severity: 'error',
-      from: { path: '^packages/store/' },
+      from: { path: '^packages/store/', pathNot: TEST },
       to: { path: '^packages/(?!(store|core)/)' },
     },
     {
       name: 'services-import-core-api-store',
       severity: 'error',
-      from: { path: `^packages/${SERVICES}/` },
+      from: { path: `^packages/${SERVICES}/`, pathNot: TEST },
       to: { path: `^packages/(?!(core|api|store)/)`, pathNot: `^packages/$1/` },
+    },
+    {
+      name: 'tests-import-their-layer-and-testing',
+      comment:
+        'Tests of api, store and services may also import @parley/testing, nothing else new.',
+      severity: 'error',
+      from: { path: `^packages/(api|store|${SERVICES.slice(1, -1)})/.*\\.test\\.ts$` },
+      to: { path: `^packages/(?!(core|api|store|testing)/)`, pathNot: `^packages/$1/` },
     },
     {
       name: 'testing-is-a-dev-dependency',
       comment: 'Only tests (and bench) import @parley/testing.',
       severity: 'error',
-      from: { path: '^packages/(?!testing/)', pathNot: '\\.test\\.ts$' },
+      from: { path: '^packages/(?!testing/)', pathNot: TEST },
       to: { path: '^packages/testing/' },
     },
     {
-      name: 'no-reaching-into-src',
-      comment: "A package imports another only through its package name, never its src/ or dist/ by path.",
+      name: 'no-reaching-into-another-package',
+      comment:
+        'A package imports another only through its package name, never a relative path into it.',
       severity: 'error',
-      from: { path: '^packages/([^/]+)/' },
-      to: { path: '^packages/([^/]+)/src/', pathNot: '^packages/$1/' },
+      from: { path: '^(packages/[^/]+|bench|e2e)/' },
+      to: { dependencyTypes: ['local'], pathNot: '^$1/' },
     },
     {
       name: 'not-to-unresolvable',
@@ -58,8 +69,9 @@ module.exports = {
     },
   ],
   options: {
-    doNotFollow: { path: 'node_modules' },
-    exclude: { path: '(^|/)dist/' },
+    // Workspace packages resolve to their dist/ entry points: those are graph leaves, not cruised.
+    doNotFollow: { path: ['node_modules', '(^|/)dist/'] },
+    exclude: { path: '^(e2e|bench)/dist/|^e2e/peers/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.base.json' },
     enhancedResolveOptions: {

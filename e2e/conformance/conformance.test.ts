@@ -19,7 +19,12 @@ describe('SPIFFE conformance vectors: Parley and go-spiffe', () => {
   let verdicts = new Map<string, OracleVerdict>();
 
   before(async () => {
-    cases = [...materializeNames(), ...(await materializeX509()), ...materializeJwt(), ...(await materializeBundles())];
+    cases = [
+      ...materializeNames(),
+      ...(await materializeX509()),
+      ...materializeJwt(),
+      ...(await materializeBundles()),
+    ];
     verdicts = await runGoSpiffeOracle(cases.map((c) => c.input));
   });
 
@@ -32,7 +37,10 @@ describe('SPIFFE conformance vectors: Parley and go-spiffe', () => {
     const wrong = cases
       .map((c) => ({ c, v: judge(c.input) }))
       .filter(({ c, v }) => v.valid !== c.expectParley)
-      .map(({ c, v }) => `${c.id} "${c.vector.name}": expected ${c.expectParley ? 'valid' : 'invalid'}, got ${v.valid ? 'valid' : `invalid (${v.error})`}`);
+      .map(
+        ({ c, v }) =>
+          `${c.id} "${c.vector.name}": expected ${c.expectParley ? 'valid' : 'invalid'}, got ${v.valid ? 'valid' : `invalid (${v.error})`}`,
+      );
     assert.deepEqual(wrong, []);
   });
 
@@ -46,7 +54,9 @@ describe('SPIFFE conformance vectors: Parley and go-spiffe', () => {
       }
       if (c.expectGo === undefined || v.unsupported === true) continue;
       if (v.valid !== c.expectGo) {
-        wrong.push(`${c.id} "${c.vector.name}": go-spiffe expected ${c.expectGo ? 'valid' : 'invalid'}, got ${v.valid ? 'valid' : `invalid (${v.error})`}`);
+        wrong.push(
+          `${c.id} "${c.vector.name}": go-spiffe expected ${c.expectGo ? 'valid' : 'invalid'}, got ${v.valid ? 'valid' : `invalid (${v.error})`}`,
+        );
       }
     }
     assert.deepEqual(wrong, []);
@@ -57,7 +67,8 @@ describe('SPIFFE conformance vectors: Parley and go-spiffe', () => {
     for (const c of cases) {
       const go = verdicts.get(c.id);
       const ours = judge(c.input);
-      if (go?.valid !== true || !ours.valid || go.result === undefined || ours.result === undefined) continue;
+      if (go?.valid !== true || !ours.valid || go.result === undefined || ours.result === undefined)
+        continue;
       for (const key of Object.keys(ours.result)) {
         if (!(key in go.result)) continue;
         const a = JSON.stringify(ours.result[key]);

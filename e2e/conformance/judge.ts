@@ -42,18 +42,25 @@ export function judge(c: OracleCase): Verdict {
       // As the oracle does with go-spiffe's x509bundle: the authorities as given, no JWKS.
       const bundle: Bundle = {
         trustDomain: parseTrustDomain(c.bundle.trustDomain),
-        x509Authorities: c.bundle.authorities.map((a) => parseCertificate(Buffer.from(a, 'base64'))),
+        x509Authorities: c.bundle.authorities.map((a) =>
+          parseCertificate(Buffer.from(a, 'base64')),
+        ),
         jwtAuthorities: new Map(),
       };
       const chain = c.chain.map((b) => Buffer.from(b, 'base64'));
       const r = verifyX509Svid(chain, bundleSet(bundle), fixedClock(new Date(c.now)));
-      return r.ok ? { valid: true, result: { spiffeId: r.svid.spiffeId.toString() } } : { valid: false, error: r.reason };
+      return r.ok
+        ? { valid: true, result: { spiffeId: r.svid.spiffeId.toString() } }
+        : { valid: false, error: r.reason };
     }
     case 'jwt-svid': {
       const bundle = parseBundle(parseTrustDomain(c.bundle.trustDomain), c.bundle.json);
       const r = verifyJwtSvid(c.token, bundleSet(bundle), c.audience, fixedClock(new Date(c.now)));
       return r.ok
-        ? { valid: true, result: { spiffeId: r.svid.spiffeId.toString(), audience: r.svid.audience } }
+        ? {
+            valid: true,
+            result: { spiffeId: r.svid.spiffeId.toString(), audience: r.svid.audience },
+          }
         : { valid: false, error: r.reason };
     }
     case 'bundle':
@@ -61,7 +68,10 @@ export function judge(c: OracleCase): Verdict {
         const b = parseBundle(parseTrustDomain(c.trustDomain), c.json);
         // Round trip: what Parley formats must parse back to the same bundle.
         const again = parseBundle(b.trustDomain, formatBundle(b));
-        if (again.x509Authorities.length !== b.x509Authorities.length || again.sequenceNumber !== b.sequenceNumber) {
+        if (
+          again.x509Authorities.length !== b.x509Authorities.length ||
+          again.sequenceNumber !== b.sequenceNumber
+        ) {
           throw new Error('bundle did not survive a format/parse round trip');
         }
         return {

@@ -25,21 +25,38 @@ describe('what @parley/core mints passes go-spiffe', () => {
       const td = parseTrustDomain('example.org');
       const clock = systemClock;
       const rootSigner = keyObjectSigner(generateKey(keyType));
-      const root = parseCertificate((await mintSelfSignedRoot(rootSigner, { trustDomain: td, ttl: parseDuration('24h') }, clock)).der);
+      const root = parseCertificate(
+        (
+          await mintSelfSignedRoot(
+            rootSigner,
+            { trustDomain: td, ttl: parseDuration('24h') },
+            clock,
+          )
+        ).der,
+      );
       const intSigner = keyObjectSigner(generateKey('ec-p256'));
-      const intermediate = await new X509Minter({ signer: rootSigner, certificate: root }, clock).mintSigningCertificate({
+      const intermediate = await new X509Minter(
+        { signer: rootSigner, certificate: root },
+        clock,
+      ).mintSigningCertificate({
         trustDomain: td,
         publicKey: intSigner.publicKey,
         ttl: parseDuration('12h'),
       });
-      const leafMinter = new X509Minter({ signer: intSigner, certificate: parseCertificate(intermediate.der) }, clock);
+      const leafMinter = new X509Minter(
+        { signer: intSigner, certificate: parseCertificate(intermediate.der) },
+        clock,
+      );
       const leaf = await leafMinter.mintSvid({
         spiffeId: parseSpiffeId('spiffe://example.org/ns/prod/sa/web'),
         publicKey: createPublicKey(generateKey(keyType)),
         ttl: parseDuration('1h'),
         dnsNames: ['web.prod.svc'],
       });
-      const direct = await new X509Minter({ signer: rootSigner, certificate: root }, clock).mintSvid({
+      const direct = await new X509Minter(
+        { signer: rootSigner, certificate: root },
+        clock,
+      ).mintSvid({
         spiffeId: parseSpiffeId('spiffe://example.org/direct'),
         publicKey: createPublicKey(generateKey('ec-p256')),
         ttl: parseDuration('1h'),
@@ -59,14 +76,37 @@ describe('what @parley/core mints passes go-spiffe', () => {
       const b64 = (der: Uint8Array) => Buffer.from(der).toString('base64');
       const now = new Date().toISOString();
       const cases: OracleCase[] = [
-        { id: 'leaf', kind: 'x509-svid', chain: [b64(leaf.der), b64(intermediate.der)], bundle: { trustDomain: td.name, authorities: [b64(root.raw)] }, now },
-        { id: 'direct', kind: 'x509-svid', chain: [b64(direct.der)], bundle: { trustDomain: td.name, authorities: [b64(root.raw)] }, now },
-        { id: 'jwt', kind: 'jwt-svid', token: jwt.token, bundle: { trustDomain: td.name, json: formatBundle(bundle) }, audience: ['spiffe://example.org/backend'], now },
+        {
+          id: 'leaf',
+          kind: 'x509-svid',
+          chain: [b64(leaf.der), b64(intermediate.der)],
+          bundle: { trustDomain: td.name, authorities: [b64(root.raw)] },
+          now,
+        },
+        {
+          id: 'direct',
+          kind: 'x509-svid',
+          chain: [b64(direct.der)],
+          bundle: { trustDomain: td.name, authorities: [b64(root.raw)] },
+          now,
+        },
+        {
+          id: 'jwt',
+          kind: 'jwt-svid',
+          token: jwt.token,
+          bundle: { trustDomain: td.name, json: formatBundle(bundle) },
+          audience: ['spiffe://example.org/backend'],
+          now,
+        },
         { id: 'bundle', kind: 'bundle', trustDomain: td.name, json: formatBundle(bundle) },
       ];
       const verdicts = await runGoSpiffeOracle(cases);
-      for (const c of cases) assert.equal(verdicts.get(c.id)?.valid, true, `${c.id}: ${verdicts.get(c.id)?.error}`);
-      assert.equal(verdicts.get('leaf')?.result?.['spiffeId'], 'spiffe://example.org/ns/prod/sa/web');
+      for (const c of cases)
+        assert.equal(verdicts.get(c.id)?.valid, true, `${c.id}: ${verdicts.get(c.id)?.error}`);
+      assert.equal(
+        verdicts.get('leaf')?.result?.['spiffeId'],
+        'spiffe://example.org/ns/prod/sa/web',
+      );
       assert.equal(verdicts.get('bundle')?.result?.['sequenceNumber'], '18446744073709551615');
       assert.deepEqual(verdicts.get('bundle')?.result?.['jwtAuthorities'], ['key-1']);
     });

@@ -4,12 +4,7 @@ import { dirname, join } from 'node:path';
 
 /** The real peers Parley's tests run against, each installed by a script in `scripts/`. */
 export type PeerName =
-  | 'envoy'
-  | 'python'
-  | 'go-spiffe-oracle'
-  | 'spire-server'
-  | 'spire-agent'
-  | 'postgres';
+  'envoy' | 'python' | 'go-spiffe-oracle' | 'spire-server' | 'spire-agent' | 'postgres';
 
 /** The repository's root: the nearest ancestor whose package.json declares workspaces. */
 export const repoRoot: string = (() => {

@@ -12,8 +12,10 @@ export function parseBundleMap(text: string): ReadonlyMap<string, Bundle> {
   const doc = parseJson(text, { maxLength: 16 * MAX_BUNDLE_BYTES });
   if (!isJsonObject(doc)) throw invalidArgument('invalid SPIFFE bundle map: not a JSON object');
   const domains = doc.get('trust_domains');
-  if (domains === undefined) throw invalidArgument('invalid SPIFFE bundle map: "trust_domains" is required (§5.1.1)');
-  if (!isJsonObject(domains)) throw invalidArgument('invalid SPIFFE bundle map: "trust_domains" must be an object');
+  if (domains === undefined)
+    throw invalidArgument('invalid SPIFFE bundle map: "trust_domains" is required (§5.1.1)');
+  if (!isJsonObject(domains))
+    throw invalidArgument('invalid SPIFFE bundle map: "trust_domains" must be an object');
   const out = new Map<string, Bundle>();
   for (const [name, value] of domains) out.set(name, bundleFromJson(parseTrustDomain(name), value));
   return out;

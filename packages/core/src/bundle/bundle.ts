@@ -1,8 +1,19 @@
 import { type JsonWebKey, type KeyObject, createPublicKey } from 'node:crypto';
 import { invalidArgument } from '../errors.js';
-import { type JsonObject, type JsonValue, isJsonArray, isJsonObject, JsonNumber, parseJson } from '../json/parse-json.js';
+import {
+  type JsonObject,
+  type JsonValue,
+  isJsonArray,
+  isJsonObject,
+  JsonNumber,
+  parseJson,
+} from '../json/parse-json.js';
 import { type TrustDomain } from '../spiffe-id/trust-domain.js';
-import { type Certificate, certificatePublicKey, parseCertificate } from '../x509-svid/certificate.js';
+import {
+  type Certificate,
+  certificatePublicKey,
+  parseCertificate,
+} from '../x509-svid/certificate.js';
 
 /**
  * A SPIFFE bundle (SPIFFE Trust Domain and Bundle §4): the X.509 authorities and JWT signing
@@ -49,7 +60,8 @@ export function parseBundle(td: TrustDomain, document: string | Uint8Array): Bun
 }
 
 function decodeUtf8(bytes: Uint8Array): string {
-  if (bytes.length > MAX_BUNDLE_BYTES) throw invalidArgument(`bundle exceeds ${MAX_BUNDLE_BYTES} bytes`);
+  if (bytes.length > MAX_BUNDLE_BYTES)
+    throw invalidArgument(`bundle exceeds ${MAX_BUNDLE_BYTES} bytes`);
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
@@ -74,8 +86,10 @@ export function bundleFromJson(td: TrustDomain, doc: JsonValue): Bundle {
     // Every element must be a well-formed public key, whatever its use: go-spiffe refuses a bundle
     // with any unparseable element, and Parley never redistributes a bundle its clients would refuse.
     const kty = key.get('kty');
-    if (typeof kty !== 'string' || !KNOWN_KTY.has(kty)) return fail(`keys[${i}] has a missing or unsupported kty (§4.2.1)`);
-    if (PRIVATE_MEMBERS.some((m) => key.has(m))) return fail(`keys[${i}] contains private key material`);
+    if (typeof kty !== 'string' || !KNOWN_KTY.has(kty))
+      return fail(`keys[${i}] has a missing or unsupported kty (§4.2.1)`);
+    if (PRIVATE_MEMBERS.some((m) => key.has(m)))
+      return fail(`keys[${i}] contains private key material`);
     let publicKey: KeyObject;
     try {
       publicKey = createPublicKey({ key: toJwk(key), format: 'jwk' });
@@ -86,9 +100,14 @@ export function bundleFromJson(td: TrustDomain, doc: JsonValue): Bundle {
     if (use === 'x509-svid') {
       const x5c = key.get('x5c');
       // X509-SVID §6.1: exactly one CA certificate, matching the key members.
-      if (!isJsonArray(x5c) || x5c.length !== 1) return fail(`keys[${i}] (x509-svid) must carry exactly one x5c certificate`);
+      if (!isJsonArray(x5c) || x5c.length !== 1)
+        return fail(`keys[${i}] (x509-svid) must carry exactly one x5c certificate`);
       const first = x5c[0];
-      if (typeof first !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(first) || first.length % 4 !== 0) {
+      if (
+        typeof first !== 'string' ||
+        !/^[A-Za-z0-9+/]*={0,2}$/.test(first) ||
+        first.length % 4 !== 0
+      ) {
         return fail(`keys[${i}].x5c[0] is not base64`);
       }
       let cert: Certificate;
@@ -97,12 +116,15 @@ export function bundleFromJson(td: TrustDomain, doc: JsonValue): Bundle {
       } catch (err) {
         return fail(`keys[${i}].x5c[0]: ${(err as Error).message}`);
       }
-      if (!certificatePublicKey(cert).equals(publicKey)) return fail(`keys[${i}] key members do not match its x5c certificate`);
+      if (!certificatePublicKey(cert).equals(publicKey))
+        return fail(`keys[${i}] key members do not match its x5c certificate`);
       x509Authorities.push(cert);
     } else if (use === 'jwt-svid') {
       const kid = key.get('kid');
-      if (typeof kid !== 'string' || kid === '') return fail(`keys[${i}] (jwt-svid) is missing its key ID (JWT-SVID §6.1)`);
-      if (jwtAuthorities.has(kid)) return fail(`duplicate JWT authority key ID ${JSON.stringify(kid.slice(0, 64))}`);
+      if (typeof kid !== 'string' || kid === '')
+        return fail(`keys[${i}] (jwt-svid) is missing its key ID (JWT-SVID §6.1)`);
+      if (jwtAuthorities.has(kid))
+        return fail(`duplicate JWT authority key ID ${JSON.stringify(kid.slice(0, 64))}`);
       jwtAuthorities.set(kid, publicKey);
     }
     // Any other use, or none, is ignored (§4.2.2).
@@ -114,7 +136,8 @@ export function bundleFromJson(td: TrustDomain, doc: JsonValue): Bundle {
   let refreshHint: number | undefined;
   if (seq !== undefined) {
     const v = seq instanceof JsonNumber ? seq.toBigInt() : undefined;
-    if (v === undefined || v < 0n || v > MAX_UINT64) return fail('spiffe_sequence must be an unsigned 64-bit integer (§4.1.1)');
+    if (v === undefined || v < 0n || v > MAX_UINT64)
+      return fail('spiffe_sequence must be an unsigned 64-bit integer (§4.1.1)');
     sequenceNumber = v;
   }
   if (hint !== undefined) {
@@ -168,11 +191,17 @@ export function formatBundle(bundle: Bundle): string {
       ...publicJwk(certificatePublicKey(cert)),
       x5c: [Buffer.from(cert.raw).toString('base64')],
     })),
-    ...[...bundle.jwtAuthorities].map(([kid, key]) => ({ use: 'jwt-svid', kid, ...publicJwk(key) })),
+    ...[...bundle.jwtAuthorities].map(([kid, key]) => ({
+      use: 'jwt-svid',
+      kid,
+      ...publicJwk(key),
+    })),
   ];
   const doc: Record<string, unknown> = { keys };
   if (bundle.refreshHint !== undefined) doc['spiffe_refresh_hint'] = bundle.refreshHint;
   const json = JSON.stringify(doc);
   // JSON.stringify cannot write a bigint: the sequence number is appended as digits.
-  return bundle.sequenceNumber === undefined ? json : `${json.slice(0, -1)},"spiffe_sequence":${bundle.sequenceNumber}}`;
+  return bundle.sequenceNumber === undefined
+    ? json
+    : `${json.slice(0, -1)},"spiffe_sequence":${bundle.sequenceNumber}}`;
 }

@@ -3,7 +3,13 @@ import { invalidArgument } from '../errors.js';
 /** A non-negative span of time in milliseconds, only obtainable by parsing or `durationMs`. */
 export type Duration = number & { readonly __brand: 'Duration' };
 
-const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNIT_MS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
 const PART = /(\d{1,12})(ms|s|m|h|d)/y;
 const MAX_MS = Number.MAX_SAFE_INTEGER;
 
@@ -12,7 +18,7 @@ const MAX_MS = Number.MAX_SAFE_INTEGER;
  * `1h`, `1h30m`, `500ms`, `2d`. Units appear in decreasing order, each at most once.
  */
 export function parseDuration(text: string): Duration {
-  if (/^\d{1,12}$/.test(text)) return Number(text) * 1000 as Duration;
+  if (/^\d{1,12}$/.test(text)) return (Number(text) * 1000) as Duration;
   let total = 0;
   let pos = 0;
   let lastUnit = Infinity;
@@ -47,7 +53,13 @@ export function formatDuration(d: Duration): string {
   if (d === 0) return '0s';
   let rest: number = d;
   let out = '';
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+    ['ms', 1],
+  ] as const) {
     const n = Math.floor(rest / size);
     if (n > 0) out += `${n}${unit}`;
     rest -= n * size;

@@ -13,7 +13,10 @@ export class ConfigError extends ParleyError {
     readonly problems: readonly ConfigProblem[],
     what = 'config',
   ) {
-    super('invalid-argument', `invalid ${what}:\n${problems.map((p) => `  ${p.path || '(root)'}: ${p.message}`).join('\n')}`);
+    super(
+      'invalid-argument',
+      `invalid ${what}:\n${problems.map((p) => `  ${p.path || '(root)'}: ${p.message}`).join('\n')}`,
+    );
   }
 }
 
@@ -81,7 +84,9 @@ export class ObjectReader {
 
   /** A string field; `fallback` makes it optional. */
   string(key: string, fallback: string | Missing = MISSING): string {
-    return this.#typed(key, fallback, (v) => (typeof v === 'string' ? v : new Bad('must be a string')));
+    return this.#typed(key, fallback, (v) =>
+      typeof v === 'string' ? v : new Bad('must be a string'),
+    );
   }
 
   /** An optional string field, undefined when absent. */
@@ -90,7 +95,12 @@ export class ObjectReader {
   }
 
   /** An integer field within [min, max]. */
-  integer(key: string, fallback: number | Missing = MISSING, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+  integer(
+    key: string,
+    fallback: number | Missing = MISSING,
+    min = 0,
+    max = Number.MAX_SAFE_INTEGER,
+  ): number {
     return this.#typed<number>(key, fallback, (v) =>
       typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max
         ? v
@@ -118,7 +128,8 @@ export class ObjectReader {
   duration(key: string, fallback: Duration | Missing = MISSING): Duration {
     return this.#typed<Duration>(key, fallback, (v) => {
       try {
-        if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return parseDuration(String(v));
+        if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)
+          return parseDuration(String(v));
         if (typeof v === 'string') return parseDuration(v);
       } catch (err) {
         return new Bad(`${(err as Error).message}`);
@@ -176,7 +187,11 @@ function join(path: string, key: string): string {
  * Reads a whole config document with `read`, then throws one ConfigError listing every problem
  * (unknown keys included) or returns the frozen result.
  */
-export function readConfig<T>(value: unknown, read: (root: ObjectReader) => T, what = 'config'): Readonly<T> {
+export function readConfig<T>(
+  value: unknown,
+  read: (root: ObjectReader) => T,
+  what = 'config',
+): Readonly<T> {
   const problems: ConfigProblem[] = [];
   const root = new ObjectReader(value, '', problems);
   const result = read(root);

@@ -1,4 +1,5 @@
 import {
+  type JsonWebKey,
   type KeyObject,
   createPrivateKey,
   createPublicKey,
@@ -32,26 +33,39 @@ export function keyTypeOf(key: KeyObject): KeyType | undefined {
   const d = key.asymmetricKeyDetails;
   switch (key.asymmetricKeyType) {
     case 'ec':
-      return d?.namedCurve === 'prime256v1' ? 'ec-p256' : d?.namedCurve === 'secp384r1' ? 'ec-p384' : undefined;
+      return d?.namedCurve === 'prime256v1'
+        ? 'ec-p256'
+        : d?.namedCurve === 'secp384r1'
+          ? 'ec-p384'
+          : undefined;
     case 'rsa':
-      return d?.modulusLength === 2048 ? 'rsa-2048' : d?.modulusLength === 4096 ? 'rsa-4096' : undefined;
+      return d?.modulusLength === 2048
+        ? 'rsa-2048'
+        : d?.modulusLength === 4096
+          ? 'rsa-4096'
+          : undefined;
     default:
       return undefined;
   }
 }
 
-/** Generates a private key of the given type. */
+/**
+ * Generates a private key of the given type. The key leaves the generator as a JWK and is
+ * re-imported: on Node 20 a KeyObject straight from generateKeyPairSync can deadlock when it is
+ * exported while the garbage collector frees its key-generation job (both take one mutex).
+ */
 export function generateKey(type: KeyType): KeyObject {
-  switch (type) {
-    case 'ec-p256':
-      return generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-    case 'ec-p384':
-      return generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
-    case 'rsa-2048':
-      return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-    case 'rsa-4096':
-      return generateKeyPairSync('rsa', { modulusLength: 4096 }).privateKey;
-  }
+  // @types/node 20 lacks the JWK-encoding overloads that Node 20 implements.
+  const generate = generateKeyPairSync as unknown as (
+    kind: string,
+    options: object,
+  ) => { privateKey: JsonWebKey };
+  const encoding = { publicKeyEncoding: { format: 'jwk' }, privateKeyEncoding: { format: 'jwk' } };
+  const { privateKey } =
+    type === 'ec-p256' || type === 'ec-p384'
+      ? generate('ec', { namedCurve: type === 'ec-p256' ? 'P-256' : 'P-384', ...encoding })
+      : generate('rsa', { modulusLength: type === 'rsa-2048' ? 2048 : 4096, ...encoding });
+  return createPrivateKey({ key: privateKey, format: 'jwk' });
 }
 
 /** A Signer over a private KeyObject held in memory. */

@@ -60,7 +60,10 @@ export class DerReader {
   /** Reads the next TLV and checks its tag. */
   expect(tag: number, field: string): DerNode {
     const node = this.next();
-    if (node.tag !== tag) throw this.error(`${field}: expected tag 0x${tag.toString(16)}, got 0x${node.tag.toString(16)}`);
+    if (node.tag !== tag)
+      throw this.error(
+        `${field}: expected tag 0x${tag.toString(16)}, got 0x${node.tag.toString(16)}`,
+      );
     return node;
   }
 
@@ -82,18 +85,24 @@ export class DerReader {
 
 /** The children of a constructed node. */
 export function derChildren(node: DerNode, what: string): DerReader {
-  if ((node.tag & 0x20) === 0) throw invalidArgument(`malformed ${what}: expected a constructed value`);
+  if ((node.tag & 0x20) === 0)
+    throw invalidArgument(`malformed ${what}: expected a constructed value`);
   return new DerReader(node.content, what);
 }
 
 /** An INTEGER's unsigned magnitude; rejects non-minimal encodings and, unless allowed, negatives. */
 export function derReadUnsigned(node: DerNode, what: string, allowNegative = false): Uint8Array {
   const c = node.content;
-  if (node.tag !== Tag.integer || c.length === 0) throw invalidArgument(`malformed ${what}: expected an INTEGER`);
-  if (c.length > 1 && ((c[0] === 0 && ((c[1] ?? 0) & 0x80) === 0) || (c[0] === 0xff && ((c[1] ?? 0) & 0x80) !== 0))) {
+  if (node.tag !== Tag.integer || c.length === 0)
+    throw invalidArgument(`malformed ${what}: expected an INTEGER`);
+  if (
+    c.length > 1 &&
+    ((c[0] === 0 && ((c[1] ?? 0) & 0x80) === 0) || (c[0] === 0xff && ((c[1] ?? 0) & 0x80) !== 0))
+  ) {
     throw invalidArgument(`malformed ${what}: non-minimal INTEGER`);
   }
-  if (((c[0] ?? 0) & 0x80) !== 0 && !allowNegative) throw invalidArgument(`malformed ${what}: negative INTEGER`);
+  if (((c[0] ?? 0) & 0x80) !== 0 && !allowNegative)
+    throw invalidArgument(`malformed ${what}: negative INTEGER`);
   return c[0] === 0 && c.length > 1 ? c.subarray(1) : c;
 }
 
@@ -106,10 +115,23 @@ export function derReadSmallInteger(node: DerNode, what: string): number {
   return v;
 }
 
-/** An OBJECT IDENTIFIER as dotted text. */
+const OID_TEXT = new Map<string, string>();
+
+/** An OBJECT IDENTIFIER as dotted text (decoded OIDs are memoized by their bytes). */
 export function derReadOid(node: DerNode, what: string): string {
   const c = node.content;
-  if (node.tag !== Tag.oid || c.length === 0 || c.length > 64) throw invalidArgument(`malformed ${what}: expected an OID`);
+  if (node.tag !== Tag.oid || c.length === 0 || c.length > 64)
+    throw invalidArgument(`malformed ${what}: expected an OID`);
+  const key = Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('latin1');
+  let text = OID_TEXT.get(key);
+  if (text === undefined) {
+    text = decodeOid(c, what);
+    if (OID_TEXT.size < 4096) OID_TEXT.set(key, text);
+  }
+  return text;
+}
+
+function decodeOid(c: Uint8Array, what: string): string {
   const arcs: number[] = [];
   let v = 0;
   let first = true;
@@ -117,7 +139,8 @@ export function derReadOid(node: DerNode, what: string): string {
     const byte = c[i] ?? 0;
     if (v === 0 && byte === 0x80) throw invalidArgument(`malformed ${what}: non-minimal OID arc`);
     v = v * 128 + (byte & 0x7f);
-    if (v > Number.MAX_SAFE_INTEGER / 128) throw invalidArgument(`malformed ${what}: OID arc too large`);
+    if (v > Number.MAX_SAFE_INTEGER / 128)
+      throw invalidArgument(`malformed ${what}: OID arc too large`);
     if ((byte & 0x80) === 0) {
       if (first) {
         const a = v < 40 ? 0 : v < 80 ? 1 : 2;
@@ -140,35 +163,67 @@ export function derReadBoolean(node: DerNode, what: string): boolean {
 }
 
 /** A BIT STRING's bytes and unused-bit count. */
-export function derReadBitString(node: DerNode, what: string): { bytes: Uint8Array; unusedBits: number } {
+export function derReadBitString(
+  node: DerNode,
+  what: string,
+): { bytes: Uint8Array; unusedBits: number } {
   const c = node.content;
   const unused = c[0];
-  if (node.tag !== Tag.bitString || unused === undefined || unused > 7 || (c.length === 1 && unused !== 0)) {
+  if (
+    node.tag !== Tag.bitString ||
+    unused === undefined ||
+    unused > 7 ||
+    (c.length === 1 && unused !== 0)
+  ) {
     throw invalidArgument(`malformed ${what}: expected a BIT STRING`);
   }
   return { bytes: c.subarray(1), unusedBits: unused };
 }
 
-const UTC_TIME = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
-const GENERALIZED_TIME = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/;
-
 /** An X.509 Time (RFC 5280 §4.1.2.5) as milliseconds since the epoch; seconds and `Z` required. */
 export function derReadTime(node: DerNode, what: string): number {
-  const text = Buffer.from(node.content).toString('latin1');
-  let m: RegExpExecArray | null;
-  let year: number;
-  if (node.tag === Tag.utcTime && (m = UTC_TIME.exec(text)) !== null) {
-    const yy = Number(m[1]);
-    year = yy < 50 ? 2000 + yy : 1900 + yy;
-  } else if (node.tag === Tag.generalizedTime && (m = GENERALIZED_TIME.exec(text)) !== null) {
-    year = Number(m[1]);
-  } else {
+  const c = node.content;
+  const utc = node.tag === Tag.utcTime;
+  const len = utc ? 13 : 15;
+  if ((!utc && node.tag !== Tag.generalizedTime) || c.length !== len || c[len - 1] !== 0x5a) {
     throw invalidArgument(`malformed ${what}: expected a UTCTime or GeneralizedTime ending in Z`);
   }
-  const [mo, d, h, mi, s] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number];
+  const digits = (from: number, count: number): number => {
+    let v = 0;
+    for (let i = from; i < from + count; i++) {
+      const d = (c[i] ?? 0) - 0x30;
+      if (d < 0 || d > 9) throw invalidArgument(`malformed ${what}: non-digit in time`);
+      v = v * 10 + d;
+    }
+    return v;
+  };
+  let year: number;
+  let pos: number;
+  if (utc) {
+    const yy = digits(0, 2);
+    year = yy < 50 ? 2000 + yy : 1900 + yy; // RFC 5280 §4.1.2.5.1
+    pos = 2;
+  } else {
+    year = digits(0, 4);
+    pos = 4;
+  }
+  const [mo, d, h, mi, s] = [
+    digits(pos, 2),
+    digits(pos + 2, 2),
+    digits(pos + 4, 2),
+    digits(pos + 6, 2),
+    digits(pos + 8, 2),
+  ];
   const ms = Date.UTC(year, mo - 1, d, h, mi, s);
-  const check = new Date(ms);
-  if (mo < 1 || mo > 12 || check.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) {
+  if (
+    mo < 1 ||
+    mo > 12 ||
+    d < 1 ||
+    new Date(ms).getUTCDate() !== d ||
+    h > 23 ||
+    mi > 59 ||
+    s > 59
+  ) {
     throw invalidArgument(`malformed ${what}: invalid date`);
   }
   return ms;

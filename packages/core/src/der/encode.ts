@@ -53,7 +53,11 @@ export function derSet(...parts: readonly Uint8Array[]): Buffer {
 }
 
 /** A context-specific tag `[n]`, constructed (EXPLICIT or constructed IMPLICIT) or primitive. */
-export function derContext(n: number, constructed: boolean, ...parts: readonly Uint8Array[]): Buffer {
+export function derContext(
+  n: number,
+  constructed: boolean,
+  ...parts: readonly Uint8Array[]
+): Buffer {
   return tlv(0x80 | (constructed ? 0x20 : 0) | n, ...parts);
 }
 
@@ -78,14 +82,26 @@ export function derSmallInteger(n: number): Buffer {
   return derUnsignedInteger(Uint8Array.from(bytes));
 }
 
-/** OBJECT IDENTIFIER from dotted text, e.g. `2.5.29.17`. */
+const OID_CACHE = new Map<string, Buffer>();
+
+/** OBJECT IDENTIFIER from dotted text, e.g. `2.5.29.17` (memoized: callers use a fixed set). */
 export function derOid(dotted: string): Buffer {
+  let der = OID_CACHE.get(dotted);
+  if (der === undefined) {
+    der = encodeOid(dotted);
+    if (OID_CACHE.size < 1024) OID_CACHE.set(dotted, der);
+  }
+  return der;
+}
+
+function encodeOid(dotted: string): Buffer {
   const arcs = dotted.split('.').map((a) => {
     if (!/^\d+$/.test(a)) throw new RangeError(`bad OID ${dotted}`);
     return Number(a);
   });
   const [a, b, ...rest] = arcs;
-  if (a === undefined || b === undefined || a > 2 || (a < 2 && b > 39)) throw new RangeError(`bad OID ${dotted}`);
+  if (a === undefined || b === undefined || a > 2 || (a < 2 && b > 39))
+    throw new RangeError(`bad OID ${dotted}`);
   const out: number[] = [];
   for (const arc of [a * 40 + b, ...rest]) {
     const group: number[] = [arc & 0x7f];
@@ -131,7 +147,13 @@ export function derTime(ms: number): Buffer {
   const y = d.getUTCFullYear();
   if (y < 1950 || y > 9999) throw new RangeError(`time out of X.509 range: ${d.toISOString()}`);
   const p2 = (n: number) => (n < 10 ? '0' : '') + n;
-  const rest = p2(d.getUTCMonth() + 1) + p2(d.getUTCDate()) + p2(d.getUTCHours()) + p2(d.getUTCMinutes()) + p2(d.getUTCSeconds()) + 'Z';
+  const rest =
+    p2(d.getUTCMonth() + 1) +
+    p2(d.getUTCDate()) +
+    p2(d.getUTCHours()) +
+    p2(d.getUTCMinutes()) +
+    p2(d.getUTCSeconds()) +
+    'Z';
   return y < 2050
     ? tlv(Tag.utcTime, Buffer.from(p2(y % 100) + rest, 'latin1'))
     : tlv(Tag.generalizedTime, Buffer.from(String(y) + rest, 'latin1'));

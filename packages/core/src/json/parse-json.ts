@@ -43,7 +43,8 @@ const DEFAULT_LIMITS: JsonLimits = { maxLength: 1 << 20, maxDepth: 32 };
  */
 export function parseJson(text: string, limits: Partial<JsonLimits> = {}): JsonValue {
   const { maxLength, maxDepth } = { ...DEFAULT_LIMITS, ...limits };
-  if (text.length > maxLength) throw invalidArgument(`JSON document exceeds ${maxLength} characters`);
+  if (text.length > maxLength)
+    throw invalidArgument(`JSON document exceeds ${maxLength} characters`);
   let pos = 0;
 
   const fail = (what: string): never => {
@@ -165,7 +166,6 @@ export function parseJson(text: string, limits: Partial<JsonLimits> = {}): JsonV
           fail("expected ',' or '}'");
         }
       }
-      // eslint-disable-next-line no-fallthrough -- the loop above always returns or throws
       case '[': {
         if (depth >= maxDepth) fail(`nesting deeper than ${maxDepth}`);
         pos++;
@@ -189,7 +189,6 @@ export function parseJson(text: string, limits: Partial<JsonLimits> = {}): JsonV
           fail("expected ',' or ']'");
         }
       }
-      // eslint-disable-next-line no-fallthrough -- the loop above always returns or throws
       case '"':
         return parseString();
       case 't':

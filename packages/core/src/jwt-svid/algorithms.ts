@@ -1,7 +1,8 @@
 import { type KeyObject, constants, verify } from 'node:crypto';
 
 /** The JWS algorithms JWT-SVID §2.1 allows (RFC 7518 §3.3–3.5). */
-export type JwsAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'ES512' | 'PS256' | 'PS384' | 'PS512';
+export type JwsAlgorithm =
+  'RS256' | 'RS384' | 'RS512' | 'ES256' | 'ES384' | 'ES512' | 'PS256' | 'PS384' | 'PS512';
 
 interface AlgorithmSpec {
   readonly hash: 'sha256' | 'sha384' | 'sha512';
@@ -31,13 +32,19 @@ export function isJwsAlgorithm(alg: unknown): alg is JwsAlgorithm {
 export function keyAlgorithmProblem(alg: JwsAlgorithm, key: KeyObject): string | undefined {
   const spec = ALGORITHMS[alg];
   if (spec.kind === 'ec') {
-    if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== spec.curve) return `key is not suitable for ${alg}`;
+    if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== spec.curve)
+      return `key is not suitable for ${alg}`;
   } else if (key.asymmetricKeyType !== 'rsa') return `key is not suitable for ${alg}`;
   return undefined;
 }
 
 /** Verifies a JWS signature (ECDSA signatures are R||S, RFC 7518 §3.4). */
-export function verifyJwsSignature(alg: JwsAlgorithm, key: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
+export function verifyJwsSignature(
+  alg: JwsAlgorithm,
+  key: KeyObject,
+  data: Uint8Array,
+  signature: Uint8Array,
+): boolean {
   const spec = ALGORITHMS[alg];
   switch (spec.kind) {
     case 'ec':
@@ -48,7 +55,11 @@ export function verifyJwsSignature(alg: JwsAlgorithm, key: KeyObject, data: Uint
       return verify(
         spec.hash,
         data,
-        { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST },
+        {
+          key,
+          padding: constants.RSA_PKCS1_PSS_PADDING,
+          saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+        },
         signature,
       );
   }

@@ -11,5 +11,7 @@ export function decodeBase64Url(text: string): Buffer | undefined {
 
 /** Encodes bytes as unpadded base64url. */
 export function encodeBase64Url(bytes: Uint8Array | string): string {
-  return (typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes)).toString('base64url');
+  return (typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes)).toString(
+    'base64url',
+  );
 }

@@ -64,13 +64,20 @@ export class JwtSvidMinter {
     }
     const now = Math.floor(this.clock.now() / 1000);
     let exp = now + Math.max(1, Math.floor(req.ttl / 1000));
-    if (this.authority.notAfter !== undefined) exp = Math.min(exp, Math.floor(this.authority.notAfter / 1000));
+    if (this.authority.notAfter !== undefined)
+      exp = Math.min(exp, Math.floor(this.authority.notAfter / 1000));
     if (exp <= now) throw invalidArgument('JWT authority has expired; cannot mint');
     const aud = req.audience.length === 1 ? req.audience[0] : req.audience;
-    const claims = encodeBase64Url(JSON.stringify({ aud, exp, iat: now, sub: req.spiffeId.toString() }));
+    const claims = encodeBase64Url(
+      JSON.stringify({ aud, exp, iat: now, sub: req.spiffeId.toString() }),
+    );
     const signingInput = `${this.#header}.${claims}`;
     let sig = await this.authority.signer.sign(Buffer.from(signingInput, 'latin1'));
     if (this.#size !== undefined) sig = ecdsaDerToJose(sig, this.#size);
-    return { token: `${signingInput}.${encodeBase64Url(sig)}`, expiresAt: exp * 1000, issuedAt: now * 1000 };
+    return {
+      token: `${signingInput}.${encodeBase64Url(sig)}`,
+      expiresAt: exp * 1000,
+      issuedAt: now * 1000,
+    };
   }
 }

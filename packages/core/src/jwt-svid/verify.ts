@@ -1,6 +1,12 @@
 import type { Clock } from '../clock.js';
 import type { BundleSource } from '../bundle/bundle.js';
-import { type JsonObject, JsonNumber, isJsonArray, isJsonObject, parseJson } from '../json/parse-json.js';
+import {
+  type JsonObject,
+  JsonNumber,
+  isJsonArray,
+  isJsonObject,
+  parseJson,
+} from '../json/parse-json.js';
 import { type SpiffeId, parseSpiffeId, spiffeIdProblem } from '../spiffe-id/spiffe-id.js';
 import { isJwsAlgorithm, keyAlgorithmProblem, verifyJwsSignature } from './algorithms.js';
 import { decodeBase64Url } from './base64url.js';
@@ -41,21 +47,24 @@ export function verifyJwtSvid(
   clock: Clock,
 ): JwtSvidResult {
   const reject = (reason: string): JwtSvidResult => ({ ok: false, reason });
-  if (token.length > MAX_JWT_SVID_LENGTH) return reject(`token exceeds ${MAX_JWT_SVID_LENGTH} characters`);
+  if (token.length > MAX_JWT_SVID_LENGTH)
+    return reject(`token exceeds ${MAX_JWT_SVID_LENGTH} characters`);
   const parts = token.split('.');
   if (parts.length !== 3) return reject('token is not a compact JWS (JWT-SVID §5.1)');
   const [h = '', c = '', s = ''] = parts;
   const headerBytes = decodeBase64Url(h);
   const claimBytes = decodeBase64Url(c);
   const signature = decodeBase64Url(s);
-  if (headerBytes === undefined || claimBytes === undefined || signature === undefined) return reject('token is not valid base64url');
+  if (headerBytes === undefined || claimBytes === undefined || signature === undefined)
+    return reject('token is not valid base64url');
 
   let header: JsonObject;
   let claims: JsonObject;
   try {
     const hv = parseJson(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
     const cv = parseJson(new TextDecoder('utf-8', { fatal: true }).decode(claimBytes));
-    if (!isJsonObject(hv) || !isJsonObject(cv)) return reject('token header and claims must be JSON objects');
+    if (!isJsonObject(hv) || !isJsonObject(cv))
+      return reject('token header and claims must be JSON objects');
     header = hv;
     claims = cv;
   } catch (err) {
@@ -63,14 +72,16 @@ export function verifyJwtSvid(
   }
 
   for (const name of header.keys()) {
-    if (!ALLOWED_HEADERS.has(name)) return reject(`header "${name.slice(0, 32)}" is not allowed in a JWT-SVID (JWT-SVID §2)`);
+    if (!ALLOWED_HEADERS.has(name))
+      return reject(`header "${name.slice(0, 32)}" is not allowed in a JWT-SVID (JWT-SVID §2)`);
   }
   const alg = header.get('alg');
   if (!isJwsAlgorithm(alg)) return reject('unsupported token signature algorithm (JWT-SVID §2.1)');
   const kid = header.get('kid');
   if (typeof kid !== 'string' || kid === '') return reject('token header missing key id');
   const typ = header.get('typ');
-  if (typ !== undefined && typ !== 'JWT' && typ !== 'JOSE') return reject('token header type not allowed (JWT-SVID §2.3)');
+  if (typ !== undefined && typ !== 'JWT' && typ !== 'JOSE')
+    return reject('token header type not allowed (JWT-SVID §2.3)');
 
   const sub = claims.get('sub');
   if (typeof sub !== 'string') return reject('token missing subject claim (JWT-SVID §3.1)');
@@ -79,12 +90,17 @@ export function verifyJwtSvid(
   const spiffeId = parseSpiffeId(sub);
 
   const bundle = bundles.bundleFor(spiffeId.trustDomain);
-  if (bundle === undefined) return reject(`no bundle found for trust domain "${spiffeId.trustDomain.name}"`);
+  if (bundle === undefined)
+    return reject(`no bundle found for trust domain "${spiffeId.trustDomain.name}"`);
   const key = bundle.jwtAuthorities.get(kid);
-  if (key === undefined) return reject(`no JWT authority "${kid.slice(0, 64)}" found for trust domain "${spiffeId.trustDomain.name}"`);
+  if (key === undefined)
+    return reject(
+      `no JWT authority "${kid.slice(0, 64)}" found for trust domain "${spiffeId.trustDomain.name}"`,
+    );
   const keyProblem = keyAlgorithmProblem(alg, key);
   if (keyProblem !== undefined) return reject(keyProblem);
-  if (!verifyJwsSignature(alg, key, Buffer.from(`${h}.${c}`, 'latin1'), signature)) return reject('unable to verify token signature');
+  if (!verifyJwsSignature(alg, key, Buffer.from(`${h}.${c}`, 'latin1'), signature))
+    return reject('unable to verify token signature');
 
   const now = clock.now();
   const exp = numericDate(claims.get('exp'));
@@ -94,13 +110,23 @@ export function verifyJwtSvid(
   for (const name of ['nbf', 'iat'] as const) {
     const t = numericDate(claims.get(name));
     if (t === null) return reject(`token has an invalid ${name} claim`);
-    if (t !== undefined && t > now + FUTURE_LEEWAY_MS) return reject(name === 'nbf' ? 'token is not yet valid' : 'token issued in the future');
+    if (t !== undefined && t > now + FUTURE_LEEWAY_MS)
+      return reject(name === 'nbf' ? 'token is not yet valid' : 'token issued in the future');
   }
 
   const aud = claims.get('aud');
-  const auds = typeof aud === 'string' ? [aud] : isJsonArray(aud) && aud.every((a) => typeof a === 'string') ? (aud as string[]) : undefined;
-  if (auds === undefined || auds.length === 0) return reject('token missing audience claim (JWT-SVID §3.2)');
-  if (!audience.some((a) => auds.includes(a))) return reject(`expected audience in ${JSON.stringify(audience)} (audience=${JSON.stringify(auds)})`);
+  const auds =
+    typeof aud === 'string'
+      ? [aud]
+      : isJsonArray(aud) && aud.every((a) => typeof a === 'string')
+        ? (aud as string[])
+        : undefined;
+  if (auds === undefined || auds.length === 0)
+    return reject('token missing audience claim (JWT-SVID §3.2)');
+  if (!audience.some((a) => auds.includes(a)))
+    return reject(
+      `expected audience in ${JSON.stringify(audience)} (audience=${JSON.stringify(auds)})`,
+    );
 
   return { ok: true, svid: { spiffeId, audience: auds, expiresAt: exp, keyId: kid, claims } };
 }

@@ -17,14 +17,22 @@ export function pathProblem(path: string): string | undefined {
   for (let i = 1; i <= path.length; i++) {
     if (i === path.length || path[i] === '/') {
       const seg = path.slice(segStart, i);
-      if (seg === '') return i === path.length ? 'path cannot have a trailing slash' : 'path cannot contain empty segments';
+      if (seg === '')
+        return i === path.length
+          ? 'path cannot have a trailing slash'
+          : 'path cannot contain empty segments';
       if (seg === '.' || seg === '..') return 'path cannot contain dot segments';
       segStart = i + 1;
       continue;
     }
     const c = path.charCodeAt(i);
     const ok =
-      (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2d || c === 0x5f;
+      (c >= 0x61 && c <= 0x7a) ||
+      (c >= 0x41 && c <= 0x5a) ||
+      (c >= 0x30 && c <= 0x39) ||
+      c === 0x2e ||
+      c === 0x2d ||
+      c === 0x5f;
     if (!ok) {
       if (path[i] === '%') return 'path cannot contain percent-encoded characters';
       if (path[i] === '?') return 'SPIFFE ID cannot contain a query';
@@ -91,18 +99,23 @@ export function parseSpiffeId(text: string): SpiffeId {
 /** Why `text` is not a valid SPIFFE ID, or undefined when it is one. */
 export function spiffeIdProblem(text: string): string | undefined {
   if (text.length === 0) return 'SPIFFE ID is empty';
-  if (!text.startsWith(SCHEME)) return 'scheme is missing or invalid (must be spiffe:// in lowercase)';
+  if (!text.startsWith(SCHEME))
+    return 'scheme is missing or invalid (must be spiffe:// in lowercase)';
   const slash = text.indexOf('/', SCHEME.length);
   const end = slash === -1 ? text.length : slash;
   const td = text.slice(SCHEME.length, end);
   // A query or fragment directly after the trust domain is reported as such.
   const q = td.search(/[?#]/);
-  if (q !== -1) return td[q] === '?' ? 'SPIFFE ID cannot contain a query' : 'SPIFFE ID cannot contain a fragment';
+  if (q !== -1)
+    return td[q] === '?'
+      ? 'SPIFFE ID cannot contain a query'
+      : 'SPIFFE ID cannot contain a fragment';
   const tdProblem = trustDomainProblem(td);
   if (tdProblem !== undefined) return tdProblem;
   const pProblem = pathProblem(text.slice(end));
   if (pProblem !== undefined) return pProblem;
-  if (Buffer.byteLength(text, 'utf8') > MAX_SPIFFE_ID_BYTES) return `SPIFFE ID exceeds ${MAX_SPIFFE_ID_BYTES} bytes`;
+  if (Buffer.byteLength(text, 'utf8') > MAX_SPIFFE_ID_BYTES)
+    return `SPIFFE ID exceeds ${MAX_SPIFFE_ID_BYTES} bytes`;
   return undefined;
 }
 

@@ -13,18 +13,24 @@ export function trustDomainProblem(name: string): string | undefined {
   for (let i = 0; i < name.length; i++) {
     const c = name.charCodeAt(i);
     const ok =
-      (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2e || c === 0x2d || c === 0x5f;
+      (c >= 0x61 && c <= 0x7a) ||
+      (c >= 0x30 && c <= 0x39) ||
+      c === 0x2e ||
+      c === 0x2d ||
+      c === 0x5f;
     if (!ok) {
       const ch = name[i];
       if (ch === ':') return 'trust domain cannot contain a port';
       if (ch === '@') return 'trust domain cannot contain userinfo';
       if (ch === '%') return 'trust domain cannot contain percent-encoded characters';
       if (ch === '[' || ch === ']') return 'trust domain cannot be an IPv6 address';
-      if (c >= 0x41 && c <= 0x5a) return 'trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores (found uppercase)';
+      if (c >= 0x41 && c <= 0x5a)
+        return 'trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores (found uppercase)';
       return 'trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores';
     }
   }
-  if (name.length > MAX_TRUST_DOMAIN_BYTES) return `trust domain exceeds ${MAX_TRUST_DOMAIN_BYTES} bytes`;
+  if (name.length > MAX_TRUST_DOMAIN_BYTES)
+    return `trust domain exceeds ${MAX_TRUST_DOMAIN_BYTES} bytes`;
   return undefined;
 }
 
@@ -74,7 +80,9 @@ export class TrustDomain {
  */
 export function parseTrustDomain(name: string): TrustDomain {
   if (name.startsWith('spiffe://')) {
-    throw invalidArgument(`invalid trust domain: expected a name such as example.org, not a SPIFFE ID`);
+    throw invalidArgument(
+      `invalid trust domain: expected a name such as example.org, not a SPIFFE ID`,
+    );
   }
   const problem = trustDomainProblem(name);
   if (problem !== undefined) throw invalidArgument(`invalid trust domain: ${problem}`);

@@ -92,9 +92,13 @@ export function parseCertificate(der: Uint8Array): Certificate {
   const cert = derChildren(certNode, what);
   const tbsNode = cert.expect(Tag.sequence, 'tbsCertificate');
   const outerAlg = readAlgorithm(cert.expect(Tag.sequence, 'signatureAlgorithm'));
-  const signature = derReadBitString(cert.expect(Tag.bitString, 'signatureValue'), 'signatureValue');
+  const signature = derReadBitString(
+    cert.expect(Tag.bitString, 'signatureValue'),
+    'signatureValue',
+  );
   cert.end();
-  if (signature.unusedBits !== 0) throw invalidArgument('malformed certificate: signature has unused bits');
+  if (signature.unusedBits !== 0)
+    throw invalidArgument('malformed certificate: signature has unused bits');
 
   const tbs = derChildren(tbsNode, 'tbsCertificate');
   const versionNode = tbs.optional(0xa0);
@@ -106,10 +110,12 @@ export function parseCertificate(der: Uint8Array): Certificate {
   }
   if (version !== 2) throw invalidArgument('certificate is not X.509 v3');
   const serialNumber = derReadUnsigned(tbs.next(), 'serialNumber', true);
-  if (serialNumber.length > 20) throw invalidArgument('malformed certificate: serial number longer than 20 octets');
+  if (serialNumber.length > 20)
+    throw invalidArgument('malformed certificate: serial number longer than 20 octets');
   const innerAlg = readAlgorithm(tbs.expect(Tag.sequence, 'signature'));
   if (innerAlg !== outerAlg) throw invalidArgument('certificate signature algorithms do not match');
-  if (!SIGNATURE_ALGORITHMS.has(innerAlg)) throw invalidArgument(`unsupported signature algorithm ${innerAlg}`);
+  if (!SIGNATURE_ALGORITHMS.has(innerAlg))
+    throw invalidArgument(`unsupported signature algorithm ${innerAlg}`);
   const issuer = tbs.expect(Tag.sequence, 'issuer').raw;
   const validity = derChildren(tbs.expect(Tag.sequence, 'validity'), 'validity');
   const notBefore = derReadTime(validity.next(), 'notBefore');
@@ -135,7 +141,8 @@ export function parseCertificate(der: Uint8Array): Certificate {
       const critical = critNode === undefined ? false : derReadBoolean(critNode, 'critical');
       const value = ext.expect(Tag.octetString, 'extnValue').content;
       ext.end();
-      if (extensions.has(oid)) throw invalidArgument(`certificate has a duplicate extension ${oid}`);
+      if (extensions.has(oid))
+        throw invalidArgument(`certificate has a duplicate extension ${oid}`);
       extensions.set(oid, { critical, value });
     }
   }
@@ -160,13 +167,19 @@ export function parseCertificate(der: Uint8Array): Certificate {
     dnsNames: san.dnsNames,
     subjectKeyId: decodeOctets(extensions.get(Oid.subjectKeyIdentifier), 'subjectKeyIdentifier'),
     authorityKeyId: decodeAuthorityKeyId(extensions.get(Oid.authorityKeyIdentifier)),
-    unhandledCritical: [...extensions].filter(([oid, e]) => e.critical && !HANDLED.has(oid)).map(([oid]) => oid),
+    unhandledCritical: [...extensions]
+      .filter(([oid, e]) => e.critical && !HANDLED.has(oid))
+      .map(([oid]) => oid),
   };
 }
 
 /** The certificate's public key as a KeyObject. */
 export function certificatePublicKey(cert: Certificate): KeyObject {
-  return createPublicKey({ key: Buffer.from(cert.subjectPublicKeyInfo), format: 'der', type: 'spki' });
+  return createPublicKey({
+    key: Buffer.from(cert.subjectPublicKeyInfo),
+    format: 'der',
+    type: 'spki',
+  });
 }
 
 function readAlgorithm(node: DerNode): string {
@@ -238,7 +251,8 @@ function decodeSubjectAltName(ext: Extension | undefined): { uris: string[]; dns
 }
 
 function ia5(bytes: Uint8Array, what: string): string {
-  for (const b of bytes) if (b > 0x7e || b < 0x20) throw invalidArgument(`malformed ${what}: not printable IA5`);
+  for (const b of bytes)
+    if (b > 0x7e || b < 0x20) throw invalidArgument(`malformed ${what}: not printable IA5`);
   return Buffer.from(bytes).toString('latin1');
 }
 
@@ -253,7 +267,10 @@ function decodeOctets(ext: Extension | undefined, what: string): Uint8Array | un
 function decodeAuthorityKeyId(ext: Extension | undefined): Uint8Array | undefined {
   if (ext === undefined) return undefined;
   const top = new DerReader(ext.value, 'authorityKeyIdentifier');
-  const r = derChildren(top.expect(Tag.sequence, 'AuthorityKeyIdentifier'), 'authorityKeyIdentifier');
+  const r = derChildren(
+    top.expect(Tag.sequence, 'AuthorityKeyIdentifier'),
+    'authorityKeyIdentifier',
+  );
   top.end();
   const keyId = r.optional(0x80)?.content;
   r.optional(0xa1);

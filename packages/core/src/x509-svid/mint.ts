@@ -12,6 +12,7 @@ import {
   derOid,
   derSequence,
   derSet,
+  derSmallInteger,
   derString,
   derTime,
   derUnsignedInteger,
@@ -19,6 +20,7 @@ import {
 import { Oid } from '../der/oids.js';
 import { invalidArgument } from '../errors.js';
 import type { Signer } from '../crypto/signer.js';
+import { spkiOf } from '../crypto/spki.js';
 import type { SpiffeId } from '../spiffe-id/spiffe-id.js';
 import type { TrustDomain } from '../spiffe-id/trust-domain.js';
 import { type Certificate, parseCertificate } from './certificate.js';
@@ -64,19 +66,41 @@ function keyUsageExtension(bits: number): Buffer {
   for (let i = 0; i < 9; i++) if (bits & (1 << i)) last = i;
   const nbytes = (last >> 3) + 1;
   const bytes = new Uint8Array(nbytes);
-  for (let i = 0; i <= last; i++) if (bits & (1 << i)) bytes[i >> 3] = (bytes[i >> 3] ?? 0) | (0x80 >> (i & 7));
+  for (let i = 0; i <= last; i++)
+    if (bits & (1 << i)) bytes[i >> 3] = (bytes[i >> 3] ?? 0) | (0x80 >> (i & 7));
   return extension(Oid.keyUsage, true, derBitString(bytes, 7 - (last & 7)));
 }
 
 // Static extensions of every leaf: KU critical digitalSignature; EKU serverAuth+clientAuth;
 // basic constraints critical with cA omitted (false).
 const LEAF_KEY_USAGE = keyUsageExtension(1 << 0);
-const LEAF_EXT_KEY_USAGE = extension(Oid.extKeyUsage, false, derSequence(derOid(Oid.serverAuth), derOid(Oid.clientAuth)));
+const LEAF_EXT_KEY_USAGE = extension(
+  Oid.extKeyUsage,
+  false,
+  derSequence(derOid(Oid.serverAuth), derOid(Oid.clientAuth)),
+);
 const LEAF_BASIC_CONSTRAINTS = extension(Oid.basicConstraints, true, derSequence());
+const LEAF_STATIC_EXTENSIONS = Buffer.concat([
+  LEAF_KEY_USAGE,
+  LEAF_EXT_KEY_USAGE,
+  LEAF_BASIC_CONSTRAINTS,
+]);
+// The subject key identifier extension is a fixed header and a 20-byte SHA-1.
+const SKI_HEADER = extension(
+  Oid.subjectKeyIdentifier,
+  false,
+  derOctetString(Buffer.alloc(20)),
+).subarray(0, -20);
+
+function subjectKeyIdExtension(spki: Uint8Array): Buffer {
+  return Buffer.concat([SKI_HEADER, keyIdentifier(spki)]);
+}
 // Signing certificates: keyCertSign + cRLSign.
 const CA_KEY_USAGE = keyUsageExtension((1 << 5) | (1 << 6));
 
-const SUBJECT_ORG = derSet(derSequence(derOid(Oid.organizationName), derString(Tag.utf8String, 'Parley')));
+const SUBJECT_ORG = derSet(
+  derSequence(derOid(Oid.organizationName), derString(Tag.utf8String, 'Parley')),
+);
 
 function signatureAlgorithm(signer: Signer): Buffer {
   switch (signer.keyType) {
@@ -92,19 +116,26 @@ function signatureAlgorithm(signer: Signer): Buffer {
 
 function subjectName(commonName: string | undefined): Buffer {
   if (commonName === undefined) return derSequence(SUBJECT_ORG);
-  return derSequence(SUBJECT_ORG, derSet(derSequence(derOid(Oid.commonName), derString(Tag.utf8String, commonName))));
+  return derSequence(
+    SUBJECT_ORG,
+    derSet(derSequence(derOid(Oid.commonName), derString(Tag.utf8String, commonName))),
+  );
 }
 
 function spkiDer(key: KeyObject | Uint8Array): Uint8Array {
   if (key instanceof Uint8Array) return key;
-  if (key.type === 'private') throw new TypeError('mint needs the subject public key, not a private key');
-  return key.export({ type: 'spki', format: 'der' });
+  if (key.type === 'private')
+    throw new TypeError('mint needs the subject public key, not a private key');
+  return spkiOf(key);
 }
 
 /** Key identifier per RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey bits. */
 function keyIdentifier(spki: Uint8Array): Buffer {
   const r = new DerReader(spki, 'subjectPublicKeyInfo');
-  const inner = new DerReader(r.expect(Tag.sequence, 'SubjectPublicKeyInfo').content, 'subjectPublicKeyInfo');
+  const inner = new DerReader(
+    r.expect(Tag.sequence, 'SubjectPublicKeyInfo').content,
+    'subjectPublicKeyInfo',
+  );
   inner.expect(Tag.sequence, 'algorithm');
   const bits = inner.expect(Tag.bitString, 'subjectPublicKey').content.subarray(1);
   return createHash('sha1').update(bits).digest();
@@ -149,13 +180,16 @@ export class X509Minter {
 
   constructor(authority: X509Authority, clock: Clock) {
     const problem = signingCertificateProblem(authority.certificate);
-    if (problem !== undefined) throw invalidArgument(`authority certificate cannot sign: ${problem}`);
+    if (problem !== undefined)
+      throw invalidArgument(`authority certificate cannot sign: ${problem}`);
     this.#authority = authority;
     this.#clock = clock;
     this.#sigAlg = signatureAlgorithm(authority.signer);
     const keyId = authority.certificate.subjectKeyId;
     this.#authorityKeyId =
-      keyId === undefined ? undefined : extension(Oid.authorityKeyIdentifier, false, derSequence(derContext(0, false, keyId)));
+      keyId === undefined
+        ? undefined
+        : extension(Oid.authorityKeyIdentifier, false, derSequence(derContext(0, false, keyId)));
   }
 
   /** Mints a leaf X509-SVID (X509-SVID §3.1, §4), its lifetime capped by the authority's. */
@@ -168,10 +202,8 @@ export class X509Minter {
     );
     const spki = spkiDer(req.publicKey);
     const extensions = [
-      LEAF_KEY_USAGE,
-      LEAF_EXT_KEY_USAGE,
-      LEAF_BASIC_CONSTRAINTS,
-      extension(Oid.subjectKeyIdentifier, false, derOctetString(keyIdentifier(spki))),
+      LEAF_STATIC_EXTENSIONS,
+      subjectKeyIdExtension(spki),
       ...(this.#authorityKeyId === undefined ? [] : [this.#authorityKeyId]),
       extension(Oid.subjectAltName, false, san),
     ];
@@ -197,11 +229,17 @@ export class X509Minter {
       ...(this.#authorityKeyId === undefined ? [] : [this.#authorityKeyId]),
     ]);
     const problem = signingCertificateProblem(parseCertificate(minted.der));
-    if (problem !== undefined) throw new Error(`minted signing certificate violates its profile: ${problem}`);
+    if (problem !== undefined)
+      throw new Error(`minted signing certificate violates its profile: ${problem}`);
     return minted;
   }
 
-  async #mint(spki: Uint8Array, ttl: Duration, subject: Buffer, extensions: readonly Buffer[]): Promise<MintedCertificate> {
+  async #mint(
+    spki: Uint8Array,
+    ttl: Duration,
+    subject: Buffer,
+    extensions: readonly Buffer[],
+  ): Promise<MintedCertificate> {
     const now = this.#clock.now();
     const issuerCert = this.#authority.certificate;
     const notBefore = Math.max(now - BACKDATE_MS, issuerCert.notBefore);
@@ -220,17 +258,33 @@ export class X509Minter {
     );
     const signature = await this.#authority.signer.sign(tbs);
     const der = derSequence(tbs, this.#sigAlg, derBitString(signature));
-    return { der, serialNumber: serial, notBefore: Math.floor(notBefore / 1000) * 1000, notAfter: Math.floor(notAfter / 1000) * 1000 };
+    return {
+      der,
+      serialNumber: serial,
+      notBefore: Math.floor(notBefore / 1000) * 1000,
+      notAfter: Math.floor(notAfter / 1000) * 1000,
+    };
   }
 }
 
-function signingExtensions(td: TrustDomain, spki: Uint8Array, pathLen: number | undefined): Buffer[] {
-  const bc = pathLen === undefined ? derSequence(derBoolean(true)) : derSequence(derBoolean(true), derUnsignedInteger(Uint8Array.of(pathLen)));
+function signingExtensions(
+  td: TrustDomain,
+  spki: Uint8Array,
+  pathLen: number | undefined,
+): Buffer[] {
+  const bc =
+    pathLen === undefined
+      ? derSequence(derBoolean(true))
+      : derSequence(derBoolean(true), derSmallInteger(pathLen));
   return [
     CA_KEY_USAGE,
     extension(Oid.basicConstraints, true, bc),
-    extension(Oid.subjectKeyIdentifier, false, derOctetString(keyIdentifier(spki))),
-    extension(Oid.subjectAltName, false, derSequence(derContext(6, false, Buffer.from(td.idString(), 'latin1')))),
+    subjectKeyIdExtension(spki),
+    extension(
+      Oid.subjectAltName,
+      false,
+      derSequence(derContext(6, false, Buffer.from(td.idString(), 'latin1'))),
+    ),
   ];
 }
 
@@ -243,7 +297,7 @@ export async function mintSelfSignedRoot(
   req: { readonly trustDomain: TrustDomain; readonly ttl: Duration; readonly pathLen?: number },
   clock: Clock,
 ): Promise<MintedCertificate> {
-  const spki = signer.publicKey.export({ type: 'spki', format: 'der' });
+  const spki = spkiOf(signer.publicKey);
   const now = clock.now();
   const notBefore = now - BACKDATE_MS;
   const notAfter = now + req.ttl;
@@ -263,5 +317,10 @@ export async function mintSelfSignedRoot(
   const der = derSequence(tbs, sigAlg, derBitString(await signer.sign(tbs)));
   const problem = signingCertificateProblem(parseCertificate(der));
   if (problem !== undefined) throw new Error(`minted root violates its profile: ${problem}`);
-  return { der, serialNumber: serial, notBefore: Math.floor(notBefore / 1000) * 1000, notAfter: Math.floor(notAfter / 1000) * 1000 };
+  return {
+    der,
+    serialNumber: serial,
+    notBefore: Math.floor(notBefore / 1000) * 1000,
+    notAfter: Math.floor(notAfter / 1000) * 1000,
+  };
 }

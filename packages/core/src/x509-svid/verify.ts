@@ -3,7 +3,12 @@ import type { BundleSource } from '../bundle/bundle.js';
 import type { Clock } from '../clock.js';
 import { Oid } from '../der/oids.js';
 import type { SpiffeId } from '../spiffe-id/spiffe-id.js';
-import { type Certificate, KeyUsage, certificatePublicKey, parseCertificate } from './certificate.js';
+import {
+  type Certificate,
+  KeyUsage,
+  certificatePublicKey,
+  parseCertificate,
+} from './certificate.js';
 import { checkLeafProfile } from './profile.js';
 
 /** A verified X509-SVID: its SPIFFE ID, the presented chain and the path to a bundle authority. */
@@ -68,15 +73,25 @@ function validityProblem(cert: Certificate, now: number, what: string): string |
 // RFC 5280 §6.1.4 (k), (n): issuers must be CAs allowed to sign certificates. RFC 5280 does not
 // process a trust anchor's extensions, but Go's x509 does, so bundle authorities are held to the
 // same rules (where go-spiffe is stricter than the spec, Parley is as strict).
-function caProblem(cert: Certificate, now: number, below: number, what: string): string | undefined {
+function caProblem(
+  cert: Certificate,
+  now: number,
+  below: number,
+  what: string,
+): string | undefined {
   const validity = validityProblem(cert, now, what);
   if (validity !== undefined) return validity;
-  if (cert.extensions.has(Oid.nameConstraints)) return `${what} has name constraints, which Parley does not support`;
-  if (cert.basicConstraints?.ca !== true) return `${what} is not a CA (basicConstraints cA is not true)`;
-  if (cert.keyUsage !== undefined && (cert.keyUsage.bits & KeyUsage.keyCertSign) === 0) return `${what} may not sign certificates (keyCertSign not set)`;
-  if (cert.unhandledCritical.length > 0) return `${what} has an unhandled critical extension ${cert.unhandledCritical[0]}`;
+  if (cert.extensions.has(Oid.nameConstraints))
+    return `${what} has name constraints, which Parley does not support`;
+  if (cert.basicConstraints?.ca !== true)
+    return `${what} is not a CA (basicConstraints cA is not true)`;
+  if (cert.keyUsage !== undefined && (cert.keyUsage.bits & KeyUsage.keyCertSign) === 0)
+    return `${what} may not sign certificates (keyCertSign not set)`;
+  if (cert.unhandledCritical.length > 0)
+    return `${what} has an unhandled critical extension ${cert.unhandledCritical[0]}`;
   const pathLen = cert.basicConstraints?.pathLen;
-  if (pathLen !== undefined && below > pathLen) return `${what} allows ${pathLen} intermediates below it, found ${below}`;
+  if (pathLen !== undefined && below > pathLen)
+    return `${what} allows ${pathLen} intermediates below it, found ${below}`;
   return undefined;
 }
 
@@ -85,10 +100,15 @@ function caProblem(cert: Certificate, now: number, below: number, what: string):
  * an X.509 authority in the bundle of the leaf's own trust domain only, using the presented
  * intermediates. Every certificate in the path must be valid at `clock`'s time.
  */
-export function verifyX509Svid(chain: readonly Uint8Array[], bundles: BundleSource, clock: Clock): X509SvidResult {
+export function verifyX509Svid(
+  chain: readonly Uint8Array[],
+  bundles: BundleSource,
+  clock: Clock,
+): X509SvidResult {
   const reject = (reason: string): X509SvidResult => ({ ok: false, reason });
   if (chain.length === 0) return reject('empty certificate chain');
-  if (chain.length > MAX_CHAIN_LENGTH) return reject(`certificate chain longer than ${MAX_CHAIN_LENGTH}`);
+  if (chain.length > MAX_CHAIN_LENGTH)
+    return reject(`certificate chain longer than ${MAX_CHAIN_LENGTH}`);
   let certs: Certificate[];
   try {
     certs = chain.map((der) => parseCertificate(der));
@@ -98,7 +118,10 @@ export function verifyX509Svid(chain: readonly Uint8Array[], bundles: BundleSour
   const leaf = certs[0] as Certificate;
   const profile = checkLeafProfile(leaf);
   if (!profile.ok) return reject(profile.reason);
-  if (leaf.unhandledCritical.length > 0) return reject(`leaf certificate has an unhandled critical extension ${leaf.unhandledCritical[0]}`);
+  if (leaf.unhandledCritical.length > 0)
+    return reject(
+      `leaf certificate has an unhandled critical extension ${leaf.unhandledCritical[0]}`,
+    );
   const now = clock.now();
   const leafValidity = validityProblem(leaf, now, 'leaf certificate');
   if (leafValidity !== undefined) return reject(leafValidity);
@@ -106,7 +129,8 @@ export function verifyX509Svid(chain: readonly Uint8Array[], bundles: BundleSour
   const td = profile.spiffeId.trustDomain;
   const bundle = bundles.bundleFor(td);
   if (bundle === undefined) return reject(`no bundle found for trust domain "${td.name}"`);
-  if (bundle.x509Authorities.length === 0) return reject(`bundle for trust domain "${td.name}" has no X.509 authorities`);
+  if (bundle.x509Authorities.length === 0)
+    return reject(`bundle for trust domain "${td.name}" has no X.509 authorities`);
 
   const intermediates = certs.slice(1);
   let lastProblem = 'certificate signed by unknown authority';
@@ -122,7 +146,12 @@ export function verifyX509Svid(chain: readonly Uint8Array[], bundles: BundleSour
     }
     if (path.length > MAX_CHAIN_LENGTH) return undefined;
     for (const candidate of intermediates) {
-      if (path.includes(candidate) || !bytesEqual(child.issuer, candidate.subject) || !signedBy(child, candidate)) continue;
+      if (
+        path.includes(candidate) ||
+        !bytesEqual(child.issuer, candidate.subject) ||
+        !signedBy(child, candidate)
+      )
+        continue;
       const problem = caProblem(candidate, now, below, 'intermediate certificate');
       if (problem !== undefined) {
         lastProblem = problem;
@@ -135,5 +164,8 @@ export function verifyX509Svid(chain: readonly Uint8Array[], bundles: BundleSour
   };
   const path = search([leaf]);
   if (path === undefined) return reject(`could not verify leaf certificate: ${lastProblem}`);
-  return { ok: true, svid: { spiffeId: profile.spiffeId, certificates: certs, path, expiresAt: leaf.notAfter } };
+  return {
+    ok: true,
+    svid: { spiffeId: profile.spiffeId, certificates: certs, path, expiresAt: leaf.notAfter },
+  };
 }

@@ -1,6 +1,14 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { X509Certificate, createHmac, createPublicKey, generateKeyPairSync, type KeyObject, sign, webcrypto } from 'node:crypto';
+import {
+  X509Certificate,
+  createHmac,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+  webcrypto,
+} from 'node:crypto';
 import { type VectorCase, loadVectors } from './load-vectors.js';
 
 // Certificates and tokens here are built with libraries independent of @parley/core
@@ -10,8 +18,21 @@ x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoPro
 /** One case as the go-spiffe oracle reads it (see e2e/peers/go-spiffe-oracle/README.md). */
 export type OracleCase =
   | { id: string; kind: 'spiffe-id' | 'trust-domain'; input: string }
-  | { id: string; kind: 'x509-svid'; chain: string[]; bundle: { trustDomain: string; authorities: string[] }; now: string }
-  | { id: string; kind: 'jwt-svid'; token: string; bundle: { trustDomain: string; json: string }; audience: string[]; now: string }
+  | {
+      id: string;
+      kind: 'x509-svid';
+      chain: string[];
+      bundle: { trustDomain: string; authorities: string[] };
+      now: string;
+    }
+  | {
+      id: string;
+      kind: 'jwt-svid';
+      token: string;
+      bundle: { trustDomain: string; json: string };
+      audience: string[];
+      now: string;
+    }
   | { id: string; kind: 'bundle' | 'bundle-map'; trustDomain: string; json: string };
 
 /** A vector case made concrete: the oracle input and both implementations' expected verdicts. */
@@ -30,7 +51,12 @@ const WEBCRYPTO_ALG: Record<KeyType, webcrypto.EcKeyGenParams | webcrypto.RsaHas
   'ec-p256': { name: 'ECDSA', namedCurve: 'P-256' },
   'ec-p384': { name: 'ECDSA', namedCurve: 'P-384' },
   'ec-p521': { name: 'ECDSA', namedCurve: 'P-521' },
-  'rsa-2048': { name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' },
+  'rsa-2048': {
+    name: 'RSASSA-PKCS1-v1_5',
+    modulusLength: 2048,
+    publicExponent: new Uint8Array([1, 0, 1]),
+    hash: 'SHA-256',
+  },
 };
 const SIGNING_ALG: Record<KeyType, webcrypto.Algorithm & { hash?: string }> = {
   'ec-p256': { name: 'ECDSA', hash: 'SHA-256' },
@@ -95,7 +121,10 @@ interface X509Defaults {
   ca: CertSpec;
 }
 
-const EKU_OIDS: Record<string, string> = { serverAuth: '1.3.6.1.5.5.7.3.1', clientAuth: '1.3.6.1.5.5.7.3.2' };
+const EKU_OIDS: Record<string, string> = {
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+};
 
 async function buildCertificates(
   specs: Record<string, CertSpec>,
@@ -105,8 +134,9 @@ async function buildCertificates(
   const keys: Record<string, webcrypto.CryptoKeyPair> = {};
   const types: Record<string, KeyType> = {};
   for (const [name, spec] of Object.entries(specs)) {
-    types[name] = spec.key ?? defaults.key;
-    keys[name] = (await webcrypto.subtle.generateKey(WEBCRYPTO_ALG[types[name]], true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const type = spec.key ?? defaults.key;
+    types[name] = type;
+    keys[name] = await webcrypto.subtle.generateKey(WEBCRYPTO_ALG[type], true, ['sign', 'verify']);
   }
   const out: Record<string, Uint8Array> = {};
   let serial = 1;
@@ -115,15 +145,30 @@ async function buildCertificates(
     const signer = spec.signedBy ?? spec.issuer ?? name;
     const issuerSpec = specs[spec.issuer ?? name];
     const extensions: x509.Extension[] = [];
-    if (spec.basicConstraints !== false) extensions.push(new x509.BasicConstraintsExtension(spec.ca === true, spec.pathLen, true));
+    if (spec.basicConstraints !== false)
+      extensions.push(new x509.BasicConstraintsExtension(spec.ca === true, spec.pathLen, true));
     if (spec.keyUsage) {
-      const flags = spec.keyUsage.reduce((f, u) => f | (x509.KeyUsageFlags as unknown as Record<string, number>)[u]!, 0);
+      const flags = spec.keyUsage.reduce(
+        (f, u) => f | (x509.KeyUsageFlags as unknown as Record<string, number>)[u]!,
+        0,
+      );
       extensions.push(new x509.KeyUsagesExtension(flags, spec.keyUsageCritical ?? true));
     }
-    if (spec.eku && raw.ca !== true) extensions.push(new x509.ExtendedKeyUsageExtension(spec.eku.map((e) => EKU_OIDS[e]!), spec.ekuCritical ?? false));
-    const san = [...(spec.uris ?? []).map((value) => ({ type: 'url' as const, value })), ...(spec.dns ?? []).map((value) => ({ type: 'dns' as const, value }))];
-    if (san.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(san, spec.sanCritical ?? false));
-    for (const e of spec.extensions ?? []) extensions.push(new x509.Extension(e.oid, e.critical, Buffer.from(e.value, 'hex')));
+    if (spec.eku && raw.ca !== true)
+      extensions.push(
+        new x509.ExtendedKeyUsageExtension(
+          spec.eku.map((e) => EKU_OIDS[e]!),
+          spec.ekuCritical ?? false,
+        ),
+      );
+    const san = [
+      ...(spec.uris ?? []).map((value) => ({ type: 'url' as const, value })),
+      ...(spec.dns ?? []).map((value) => ({ type: 'dns' as const, value })),
+    ];
+    if (san.length > 0)
+      extensions.push(new x509.SubjectAlternativeNameExtension(san, spec.sanCritical ?? false));
+    for (const e of spec.extensions ?? [])
+      extensions.push(new x509.Extension(e.oid, e.critical, Buffer.from(e.value, 'hex')));
     const cert = await x509.X509CertificateGenerator.create({
       serialNumber: (serial++).toString(16).padStart(2, '0'),
       subject: spec.subject ?? `CN=${name}`,
@@ -153,7 +198,10 @@ export async function materializeX509(): Promise<MaterializedCase[]> {
     const certs = await buildCertificates(v.certs, defaults, now);
     let chain = v.rawChain ?? v.chain.map((n) => b64(certs[n]!));
     if (v.appendToLeaf !== undefined && chain[0] !== undefined) {
-      chain = [b64(Buffer.concat([Buffer.from(chain[0], 'base64'), Buffer.from(v.appendToLeaf, 'hex')])), ...chain.slice(1)];
+      chain = [
+        b64(Buffer.concat([Buffer.from(chain[0], 'base64'), Buffer.from(v.appendToLeaf, 'hex')])),
+        ...chain.slice(1),
+      ];
     }
     const id = `x509-svid/${i}`;
     out.push({
@@ -163,7 +211,10 @@ export async function materializeX509(): Promise<MaterializedCase[]> {
         id,
         kind: 'x509-svid',
         chain: v.rawChain ? v.rawChain.map((h) => Buffer.from(h, 'hex').toString('base64')) : chain,
-        bundle: { trustDomain: v.bundle.trustDomain, authorities: v.bundle.authorities.map((n) => b64(certs[n]!)) },
+        bundle: {
+          trustDomain: v.bundle.trustDomain,
+          authorities: v.bundle.authorities.map((n) => b64(certs[n]!)),
+        },
         now: new Date(now).toISOString(),
       },
       expectParley: v.valid,
@@ -210,12 +261,19 @@ interface JwtVector extends VectorCase {
   token?: string;
 }
 
-const DEFAULT_ALG: Record<KeyType, string> = { 'ec-p256': 'ES256', 'ec-p384': 'ES384', 'ec-p521': 'ES512', 'rsa-2048': 'RS256' };
+const DEFAULT_ALG: Record<KeyType, string> = {
+  'ec-p256': 'ES256',
+  'ec-p384': 'ES384',
+  'ec-p521': 'ES512',
+  'rsa-2048': 'RS256',
+};
 
 function jwsSign(alg: string, key: KeyObject, input: string): Buffer {
   const hash = `sha${alg.slice(2)}`;
-  if (alg.startsWith('ES')) return sign(hash, Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
-  if (alg.startsWith('PS')) return sign(hash, Buffer.from(input), { key, padding: 6, saltLength: -1 });
+  if (alg.startsWith('ES'))
+    return sign(hash, Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  if (alg.startsWith('PS'))
+    return sign(hash, Buffer.from(input), { key, padding: 6, saltLength: -1 });
   return sign(hash, Buffer.from(input), key);
 }
 
@@ -228,7 +286,10 @@ function withNow(value: unknown, nowSec: number): unknown {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withNow(v, nowSec)]));
 }
 
-function merge(base: Record<string, unknown>, over: Record<string, unknown> | undefined): Record<string, unknown> {
+function merge(
+  base: Record<string, unknown>,
+  over: Record<string, unknown> | undefined,
+): Record<string, unknown> {
   const out = { ...base };
   for (const [k, v] of Object.entries(over ?? {})) {
     if (v === null) delete out[k];
@@ -243,7 +304,9 @@ function merge(base: Record<string, unknown>, over: Record<string, unknown> | un
  */
 export function materializeJwt(): MaterializedCase[] {
   const file = loadVectors<JwtVector>('jwt-svid.json');
-  const d = file['defaults'] as Required<Pick<JwtVector, 'key' | 'header' | 'claims' | 'bundleKeys' | 'audience'>> & { trustDomain: string };
+  const d = file['defaults'] as Required<
+    Pick<JwtVector, 'key' | 'header' | 'claims' | 'bundleKeys' | 'audience'>
+  > & { trustDomain: string };
   const now = Math.floor(Date.now() / 1000) * 1000;
   const nowSec = now / 1000;
   const b64u = (s: string | Buffer) => Buffer.from(s).toString('base64url');
@@ -254,10 +317,18 @@ export function materializeJwt(): MaterializedCase[] {
     const header = merge({ alg, ...d.header }, v.header);
     const claims = withNow(merge(d.claims, v.claims), nowSec) as Record<string, unknown>;
     const h = b64u(v.headerRaw ?? JSON.stringify(header));
-    const c = b64u(v.claimsRaw !== undefined ? v.claimsRaw.replace(/\$now\+(\d+)/g, (_m, n: string) => String(nowSec + Number(n))) : JSON.stringify(claims));
+    const c = b64u(
+      v.claimsRaw !== undefined
+        ? v.claimsRaw.replace(/\$now\+(\d+)/g, (_m, n: string) => String(nowSec + Number(n)))
+        : JSON.stringify(claims),
+    );
     const input = `${h}.${c}`;
     let sig: Buffer =
-      v.signature === 'empty' ? Buffer.alloc(0) : v.signature === 'hmac' ? createHmac('sha256', 'secret').update(input).digest() : jwsSign(alg, signing, input);
+      v.signature === 'empty'
+        ? Buffer.alloc(0)
+        : v.signature === 'hmac'
+          ? createHmac('sha256', 'secret').update(input).digest()
+          : jwsSign(alg, signing, input);
     let token = `${input}.${b64u(sig)}`;
     if (v.tamper === 'signature') {
       sig = Buffer.from(sig);
@@ -300,7 +371,17 @@ interface BundleVector extends VectorCase {
 
 /** Materializes the bundle and bundle-map vectors, filling key placeholders with generated keys. */
 export async function materializeBundles(): Promise<MaterializedCase[]> {
-  const ca = await buildCertificates({ root: { ca: true } }, { key: 'ec-p256', notBefore: -3600, notAfter: 3600, leaf: {}, ca: { uris: ['spiffe://example.org'], keyUsage: ['keyCertSign'] } }, Date.now());
+  const ca = await buildCertificates(
+    { root: { ca: true } },
+    {
+      key: 'ec-p256',
+      notBefore: -3600,
+      notAfter: 3600,
+      leaf: {},
+      ca: { uris: ['spiffe://example.org'], keyUsage: ['keyCertSign'] },
+    },
+    Date.now(),
+  );
   const caKey = new X509Certificate(ca['root']!).publicKey;
   const fill = (doc: string) =>
     doc

@@ -1,0 +1,2 @@
+/** Wire contracts: the SPIFFE Workload API today; Envoy xDS/SDS/ext_authz and Parley's own APIs next. */
+export * from './workload/workload-api.js';

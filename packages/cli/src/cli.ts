@@ -1,0 +1,79 @@
+import { ParleyError } from '@parley/core';
+
+/** Where a command writes; injected so tests run commands in-process. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** A `parley` command: its one-line summary and what it does with its arguments. */
+interface Command {
+  readonly summary: string;
+  readonly run: (args: readonly string[], io: CliIo) => Promise<number>;
+}
+
+/** The CLI's version, from the workspace package. */
+export const VERSION = '0.1.0';
+
+/** A usage error: exit code 2 (DESIGN §4). */
+export class UsageError extends Error {}
+
+// The command table. Commands arrive with the issues that build their modules (DESIGN §4);
+// only what works is listed.
+const COMMANDS: Readonly<Record<string, Command>> = {
+  version: {
+    summary: 'print the version of parley',
+    run: async (args, io) => {
+      if (args.length > 0) throw new UsageError('version takes no arguments');
+      io.stdout(`parley ${VERSION}\n`);
+      return 0;
+    },
+  },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(
+    ([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`,
+  );
+  return `Parley: service-mesh security (SPIFFE identity, mesh, authorization, secrets, tokens).
+
+Usage: parley <command> [flags]
+
+Commands:
+${lines.join('\n')}
+
+Flags: -h, --help  help for parley or a command
+`;
+}
+
+/**
+ * Runs one `parley` invocation and returns its exit code: 0 on success, 1 on a failed operation
+ * (one line naming what and why), 2 on a usage error.
+ */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    io.stdout(help());
+    return 0;
+  }
+  if (name === '--version') return runCli(['version'], io);
+  const command = COMMANDS[name];
+  try {
+    if (command === undefined) throw new UsageError(`unknown command "${name}"; see parley --help`);
+    if (args.includes('-h') || args.includes('--help')) {
+      io.stdout(`parley ${name}: ${command.summary}\n`);
+      return 0;
+    }
+    return await command.run(args, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`parley: ${err.message}\n`);
+      return 2;
+    }
+    // Known failures carry a message safe to show; anything else is reported generically.
+    io.stderr(`parley: ${err instanceof ParleyError ? err.message : 'internal error'}\n`);
+    return 1;
+  }
+}
