@@ -9,43 +9,30 @@ import {
   formatBundle,
   generateKey,
   keyObjectSigner,
-  mintSelfSignedRoot,
   parseCertificate,
   parseDuration,
   parseSpiffeId,
   parseTrustDomain,
   systemClock,
 } from '@parley/core';
-import { type OracleCase, runGoSpiffeOracle } from '@parley/testing';
+import { type OracleCase, makeTestCa, runGoSpiffeOracle } from '@parley/testing';
 
 // STYLE rule 3 seen from outside: what core mints must pass go-spiffe, the verifier clients run.
 describe('what @parley/core mints passes go-spiffe', () => {
   for (const keyType of ['ec-p256', 'ec-p384', 'rsa-2048'] as const satisfies readonly KeyType[]) {
     it(`${keyType}: root, intermediate, leaf X509-SVID, JWT-SVID and the bundle`, async () => {
       const td = parseTrustDomain('example.org');
-      const clock = systemClock;
-      const rootSigner = keyObjectSigner(generateKey(keyType));
-      const root = parseCertificate(
-        (
-          await mintSelfSignedRoot(
-            rootSigner,
-            { trustDomain: td, ttl: parseDuration('24h') },
-            clock,
-          )
-        ).der,
-      );
+      const ca = await makeTestCa({ keyType });
+      const { root, signer: rootSigner } = ca;
       const intSigner = keyObjectSigner(generateKey('ec-p256'));
-      const intermediate = await new X509Minter(
-        { signer: rootSigner, certificate: root },
-        clock,
-      ).mintSigningCertificate({
+      const intermediate = await ca.minter.mintSigningCertificate({
         trustDomain: td,
         publicKey: intSigner.publicKey,
         ttl: parseDuration('12h'),
       });
       const leafMinter = new X509Minter(
         { signer: intSigner, certificate: parseCertificate(intermediate.der) },
-        clock,
+        systemClock,
       );
       const leaf = await leafMinter.mintSvid({
         spiffeId: parseSpiffeId('spiffe://example.org/ns/prod/sa/web'),
@@ -53,19 +40,14 @@ describe('what @parley/core mints passes go-spiffe', () => {
         ttl: parseDuration('1h'),
         dnsNames: ['web.prod.svc'],
       });
-      const direct = await new X509Minter(
-        { signer: rootSigner, certificate: root },
-        clock,
-      ).mintSvid({
-        spiffeId: parseSpiffeId('spiffe://example.org/direct'),
-        publicKey: createPublicKey(generateKey('ec-p256')),
-        ttl: parseDuration('1h'),
-      });
-      const jwt = await new JwtSvidMinter({ signer: rootSigner, keyId: 'key-1' }, clock).mint({
-        spiffeId: parseSpiffeId('spiffe://example.org/ns/prod/sa/web'),
-        audience: ['spiffe://example.org/backend'],
-        ttl: parseDuration('5m'),
-      });
+      const direct = await ca.mintSvid('spiffe://example.org/direct');
+      const jwt = await new JwtSvidMinter({ signer: rootSigner, keyId: 'key-1' }, systemClock).mint(
+        {
+          spiffeId: parseSpiffeId('spiffe://example.org/ns/prod/sa/web'),
+          audience: ['spiffe://example.org/backend'],
+          ttl: parseDuration('5m'),
+        },
+      );
       const bundle: Bundle = {
         trustDomain: td,
         x509Authorities: [root],

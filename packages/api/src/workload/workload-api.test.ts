@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Server, ServerCredentials, type ServerWritableStream } from '@grpc/grpc-js';
-import {
-  X509Minter,
-  generateKey,
-  keyObjectSigner,
-  mintSelfSignedRoot,
-  parseCertificate,
-  parseDuration,
-  parseSpiffeId,
-  parseTrustDomain,
-  systemClock,
-} from '@parley/core';
-import { type TempDir, findPeer, makeTempDir } from '@parley/testing';
+import { type TempDir, findPeer, makeTempDir, makeTestCa } from '@parley/testing';
 import { type X509SvidResponse, loadWorkloadApi } from './workload-api.js';
 
 // The proto written from the SPIFFE spec must be wire-compatible with go-spiffe's client.
@@ -28,29 +16,15 @@ describe('Workload API proto', () => {
   before(async () => {
     dir = await makeTempDir();
     socket = join(dir.path, 'agent.sock');
-    const td = parseTrustDomain('example.org');
-    const signer = keyObjectSigner(generateKey('ec-p256'));
-    const root = await mintSelfSignedRoot(
-      signer,
-      { trustDomain: td, ttl: parseDuration('1h') },
-      systemClock,
-    );
-    const key = generateKey('ec-p256');
-    const leaf = await new X509Minter(
-      { signer, certificate: parseCertificate(root.der) },
-      systemClock,
-    ).mintSvid({
-      spiffeId: parseSpiffeId('spiffe://example.org/workload'),
-      publicKey: createPublicKey(key),
-      ttl: parseDuration('10m'),
-    });
+    const ca = await makeTestCa();
+    const leaf = await ca.mintSvid('spiffe://example.org/workload', '10m');
     const response: X509SvidResponse = {
       svids: [
         {
           spiffe_id: 'spiffe://example.org/workload',
           x509_svid: Buffer.from(leaf.der),
-          x509_svid_key: key.export({ type: 'pkcs8', format: 'der' }),
-          bundle: Buffer.from(root.der),
+          x509_svid_key: leaf.key.export({ type: 'pkcs8', format: 'der' }),
+          bundle: Buffer.from(ca.root.raw),
           hint: 'test',
         },
       ],

@@ -24,7 +24,10 @@ export function parseBundleMap(text: string): ReadonlyMap<string, Bundle> {
 /** Formats bundles as a SPIFFE bundle map, omitting each bundle's refresh hint (§5.1.1). */
 export function formatBundleMap(bundles: Iterable<Bundle>): string {
   const parts: string[] = [];
+  const seen = new Set<string>();
   for (const b of bundles) {
+    if (seen.has(b.trustDomain.name)) throw new TypeError(`two bundles for ${b.trustDomain.name}`);
+    seen.add(b.trustDomain.name);
     const { refreshHint: _omitted, ...rest } = b;
     parts.push(`${JSON.stringify(b.trustDomain.name)}:${formatBundle(rest)}`);
   }

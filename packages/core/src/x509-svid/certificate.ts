@@ -137,6 +137,8 @@ export function parseCertificate(der: Uint8Array): Certificate {
     while (!list.done) {
       const ext = derChildren(list.expect(Tag.sequence, 'extension'), 'extension');
       const oid = derReadOid(ext.next(), 'extnID');
+      // An explicit FALSE (a DEFAULT that DER omits) is accepted here and in basicConstraints, as
+      // Go's x509 accepts it: common generators write it, and it changes no meaning.
       const critNode = ext.optional(Tag.boolean);
       const critical = critNode === undefined ? false : derReadBoolean(critNode, 'critical');
       const value = ext.expect(Tag.octetString, 'extnValue').content;

@@ -27,33 +27,25 @@ export type X509SvidResult = { ok: true; svid: X509Svid } | { ok: false; reason:
 /** Chains longer than this are rejected before any signature is checked. */
 export const MAX_CHAIN_LENGTH = 16;
 
-const HASHES: Readonly<Record<string, string | null>> = {
-  [Oid.ecdsaWithSha256]: 'sha256',
-  [Oid.ecdsaWithSha384]: 'sha384',
-  [Oid.ecdsaWithSha512]: 'sha512',
-  [Oid.sha256WithRsa]: 'sha256',
-  [Oid.sha384WithRsa]: 'sha384',
-  [Oid.sha512WithRsa]: 'sha512',
-  [Oid.ed25519]: null,
-};
-const KEY_TYPE_OF_ALG: Readonly<Record<string, string>> = {
-  [Oid.ecdsaWithSha256]: 'ec',
-  [Oid.ecdsaWithSha384]: 'ec',
-  [Oid.ecdsaWithSha512]: 'ec',
-  [Oid.sha256WithRsa]: 'rsa',
-  [Oid.sha384WithRsa]: 'rsa',
-  [Oid.sha512WithRsa]: 'rsa',
-  [Oid.ed25519]: 'ed25519',
+// Signature algorithm OID → digest (null for Ed25519) and the issuer key type it needs.
+const ALGORITHMS: Readonly<Record<string, { hash: string | null; keyType: string }>> = {
+  [Oid.ecdsaWithSha256]: { hash: 'sha256', keyType: 'ec' },
+  [Oid.ecdsaWithSha384]: { hash: 'sha384', keyType: 'ec' },
+  [Oid.ecdsaWithSha512]: { hash: 'sha512', keyType: 'ec' },
+  [Oid.sha256WithRsa]: { hash: 'sha256', keyType: 'rsa' },
+  [Oid.sha384WithRsa]: { hash: 'sha384', keyType: 'rsa' },
+  [Oid.sha512WithRsa]: { hash: 'sha512', keyType: 'rsa' },
+  [Oid.ed25519]: { hash: null, keyType: 'ed25519' },
 };
 
 /** True when `parent`'s key produced `child`'s signature. */
 function signedBy(child: Certificate, parent: Certificate): boolean {
-  const hash = HASHES[child.signatureAlgorithm];
-  if (hash === undefined) return false;
+  const alg = ALGORITHMS[child.signatureAlgorithm];
+  if (alg === undefined) return false;
   try {
     const key = certificatePublicKey(parent);
-    if (key.asymmetricKeyType !== KEY_TYPE_OF_ALG[child.signatureAlgorithm]) return false;
-    return verify(hash, child.tbs, key, child.signature);
+    if (key.asymmetricKeyType !== alg.keyType) return false;
+    return verify(alg.hash, child.tbs, key, child.signature);
   } catch {
     return false;
   }
