@@ -35,6 +35,15 @@ describe('test peers are installed at their pinned versions', () => {
     assert.match(stdout, /v2\.9\.0/);
   });
 
+  it('a missing peer fails with the name of the script that installs it', async () => {
+    const script = `import { findPeer } from ${JSON.stringify(join(import.meta.dirname, 'peers.js'))};
+      try { findPeer('go-spiffe-oracle'); } catch (e) { console.log(e.message); }`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, PARLEY_CACHE: '/nonexistent/parley-cache' },
+    });
+    assert.match(stdout, /go-spiffe-oracle.*not installed: run scripts\/install-go-oracle\.sh/);
+  });
+
   it('PostgreSQL server binaries', () => {
     const bin = findPeer('postgres');
     for (const tool of ['initdb', 'postgres', 'pg_isready'])
