@@ -28,7 +28,8 @@ export function parseDuration(text: string): Duration {
     const unit = match?.[2];
     if (match === null || unit === undefined) break;
     const size = UNIT_MS[unit] ?? 0;
-    if (size >= lastUnit) throw invalidArgument(`invalid duration "${text}": units must decrease`);
+    if (size >= lastUnit)
+      throw invalidArgument(`invalid duration "${text.slice(0, 64)}": units must decrease`);
     lastUnit = size;
     total += Number(match[1]) * size;
     pos = PART.lastIndex;
@@ -38,7 +39,7 @@ export function parseDuration(text: string): Duration {
       `invalid duration "${text.slice(0, 64)}": expected e.g. 90, 90s, 15m, 1h30m, 500ms`,
     );
   }
-  if (total > MAX_MS) throw invalidArgument(`invalid duration "${text}": too large`);
+  if (total > MAX_MS) throw invalidArgument(`invalid duration "${text.slice(0, 64)}": too large`);
   return total as Duration;
 }
 

@@ -35,7 +35,7 @@ class Bad {
 export class ObjectReader {
   readonly #value: Readonly<Record<string, unknown>>;
   readonly #seen = new Set<string>();
-  readonly #children: ObjectReader[] = [];
+  readonly #children = new Map<string, ObjectReader>();
 
   constructor(
     value: unknown,
@@ -154,8 +154,12 @@ export class ObjectReader {
   object(key: string): ObjectReader | undefined {
     const raw = this.#get(key);
     if (raw === MISSING) return undefined;
-    const child = new ObjectReader(raw, join(this.path, key), this.problems);
-    this.#children.push(child);
+    // One reader per key, so fields read through several calls all count as known.
+    let child = this.#children.get(key);
+    if (child === undefined) {
+      child = new ObjectReader(raw, join(this.path, key), this.problems);
+      this.#children.set(key, child);
+    }
     return child;
   }
 
@@ -175,7 +179,7 @@ export class ObjectReader {
     for (const key of Object.keys(this.#value)) {
       if (!this.#seen.has(key)) this.problem(key, 'unknown field');
     }
-    for (const child of this.#children) child.reportUnknown();
+    for (const child of this.#children.values()) child.reportUnknown();
   }
 }
 

@@ -214,7 +214,10 @@ export function derReadTime(node: DerNode, what: string): number {
     digits(pos + 6, 2),
     digits(pos + 8, 2),
   ];
-  const ms = Date.UTC(year, mo - 1, d, h, mi, s);
+  const date = new Date(0);
+  date.setUTCFullYear(year, mo - 1, d); // not Date.UTC, which reads years 0-99 as 1900-1999
+  date.setUTCHours(h, mi, s, 0);
+  const ms = date.getTime();
   if (
     mo < 1 ||
     mo > 12 ||

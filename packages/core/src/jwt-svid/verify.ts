@@ -125,7 +125,7 @@ export function verifyJwtSvid(
     return reject('token missing audience claim (JWT-SVID §3.2)');
   if (!audience.some((a) => auds.includes(a)))
     return reject(
-      `expected audience in ${JSON.stringify(audience)} (audience=${JSON.stringify(auds)})`,
+      `expected audience in ${JSON.stringify(audience).slice(0, 256)} (audience=${JSON.stringify(auds).slice(0, 256)})`,
     );
 
   return { ok: true, svid: { spiffeId, audience: auds, expiresAt: exp, keyId: kid, claims } };

@@ -14,8 +14,8 @@ export function encodePem(label: string, der: Uint8Array): string {
   return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }
 
-const BLOCK =
-  /-----BEGIN ([A-Z0-9 ]{1,64})-----\r?\n([A-Za-z0-9+/=\r\n\t ]*?)-----END ([A-Z0-9 ]{1,64})-----/g;
+const BLOCK = /-----BEGIN ([A-Z0-9 ]{1,64})-----\r?\n([^-]*?)-----END ([A-Z0-9 ]{1,64})-----/g;
+const BEGIN = /-----BEGIN /g;
 
 /**
  * Decodes every PEM block in `text` (RFC 7468 §3, strict base64). Text between blocks is
@@ -24,6 +24,7 @@ const BLOCK =
 export function decodePem(text: string, maxLength = 4 << 20): PemBlock[] {
   if (text.length > maxLength) throw invalidArgument(`PEM input exceeds ${maxLength} characters`);
   const blocks: PemBlock[] = [];
+  const begins = text.match(BEGIN)?.length ?? 0;
   for (const m of text.matchAll(BLOCK)) {
     const [, label = '', body = '', endLabel] = m;
     if (label !== endLabel) throw invalidArgument(`PEM block "${label}" ends with "${endLabel}"`);
@@ -33,6 +34,9 @@ export function decodePem(text: string, maxLength = 4 << 20): PemBlock[] {
     }
     blocks.push({ label, der: Buffer.from(b64, 'base64') });
   }
+  // Every BEGIN must open a well-formed block: a corrupt one is an error, never skipped.
+  if (blocks.length !== begins)
+    throw invalidArgument('malformed PEM: a block has no matching END line or a non-base64 body');
   return blocks;
 }
 

@@ -121,8 +121,13 @@ export function spiffeIdProblem(text: string): string | undefined {
 
 /** Builds a SPIFFE ID in `td` from path segments, each checked (e.g. `['ns', 'prod']`). */
 export function spiffeIdFromSegments(td: TrustDomain, ...segments: readonly string[]): SpiffeId {
+  for (const segment of segments) {
+    // Each segment is checked alone, so one segment can never smuggle in a `/` and become two.
+    const problem = segment.includes('/')
+      ? 'path segments cannot contain slashes'
+      : pathProblem('/' + segment);
+    if (problem !== undefined) throw invalidArgument(`invalid SPIFFE ID path segment: ${problem}`);
+  }
   const path = segments.map((s) => '/' + s).join('');
-  const problem = pathProblem(path);
-  if (problem !== undefined) throw invalidArgument(`invalid SPIFFE ID path: ${problem}`);
   return parseSpiffeId(td.idString() + path);
 }

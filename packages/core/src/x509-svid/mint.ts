@@ -24,7 +24,7 @@ import { spkiOf } from '../crypto/spki.js';
 import type { SpiffeId } from '../spiffe-id/spiffe-id.js';
 import type { TrustDomain } from '../spiffe-id/trust-domain.js';
 import { type Certificate, parseCertificate } from './certificate.js';
-import { checkLeafProfile, signingCertificateProblem } from './profile.js';
+import { certificateSpiffeId, checkLeafProfile, signingCertificateProblem } from './profile.js';
 
 /** How far NotBefore is backdated to tolerate clock skew between issuer and verifiers. */
 export const BACKDATE_MS = 10_000;
@@ -33,6 +33,11 @@ export const BACKDATE_MS = 10_000;
 export interface X509Authority {
   readonly signer: Signer;
   readonly certificate: Certificate;
+  /**
+   * The trust domain whose SVIDs it mints; defaults to the trust domain of the certificate's
+   * SPIFFE ID (an upstream CA certificate without one must name it).
+   */
+  readonly trustDomain?: TrustDomain;
 }
 
 /** The subject of an SVID to mint; the SPIFFE ID comes from the authorized entry, never a CSR. */
@@ -177,11 +182,22 @@ export class X509Minter {
   readonly #clock: Clock;
   readonly #sigAlg: Buffer;
   readonly #authorityKeyId: Buffer | undefined;
+  readonly #trustDomain: TrustDomain;
 
   constructor(authority: X509Authority, clock: Clock) {
     const problem = signingCertificateProblem(authority.certificate);
     if (problem !== undefined)
       throw invalidArgument(`authority certificate cannot sign: ${problem}`);
+    const id =
+      authority.certificate.uris.length > 0
+        ? certificateSpiffeId(authority.certificate)
+        : undefined;
+    const trustDomain =
+      authority.trustDomain ?? (id?.ok === true ? id.spiffeId.trustDomain : undefined);
+    if (trustDomain === undefined) {
+      throw new TypeError('authority certificate has no SPIFFE ID: name its trust domain');
+    }
+    this.#trustDomain = trustDomain;
     this.#authority = authority;
     this.#clock = clock;
     this.#sigAlg = signatureAlgorithm(authority.signer);
@@ -194,6 +210,11 @@ export class X509Minter {
 
   /** Mints a leaf X509-SVID (X509-SVID §3.1, §4), its lifetime capped by the authority's. */
   async mintSvid(req: X509SvidRequest): Promise<MintedCertificate> {
+    if (!req.spiffeId.memberOf(this.#trustDomain)) {
+      throw invalidArgument(
+        `${req.spiffeId.toString()} is not in trust domain ${this.#trustDomain.name}`,
+      );
+    }
     const dnsNames = req.dnsNames ?? [];
     for (const name of dnsNames) checkDnsName(name);
     const san = derSequence(
@@ -215,7 +236,8 @@ export class X509Minter {
 
   /**
    * Mints an intermediate signing certificate (X509-SVID §3.2) for another CA key in `trustDomain`,
-   * e.g. a downstream server's or a replica's; `pathLen` limits further intermediates.
+   * e.g. a replica's, or a downstream server's in another trust domain (§3.2 allows signing
+   * certificates for other trust domains); `pathLen` limits further intermediates.
    */
   async mintSigningCertificate(req: {
     readonly trustDomain: TrustDomain;
@@ -242,9 +264,12 @@ export class X509Minter {
   ): Promise<MintedCertificate> {
     const now = this.#clock.now();
     const issuerCert = this.#authority.certificate;
+    if (now < issuerCert.notBefore)
+      throw invalidArgument('authority certificate is not yet valid; cannot mint');
+    if (now >= issuerCert.notAfter)
+      throw invalidArgument('authority certificate has expired; cannot mint');
     const notBefore = Math.max(now - BACKDATE_MS, issuerCert.notBefore);
     const notAfter = Math.min(now + ttl, issuerCert.notAfter);
-    if (notAfter <= now) throw invalidArgument('authority certificate has expired; cannot mint');
     const serial = randomSerial();
     const tbs = derSequence(
       VERSION_3,
