@@ -1,13 +1,32 @@
 import { invalidArgument } from '../errors.js';
 import { Tag } from './encode.js';
 
-/** One decoded TLV, pointing into the source bytes. */
-export interface DerNode {
-  readonly tag: number;
+/** One decoded TLV, pointing into the source bytes (views are made only when asked for). */
+export class DerNode {
+  constructor(
+    readonly tag: number,
+    private readonly bytes: Uint8Array,
+    private readonly start: number,
+    private readonly contentStart: number,
+    private readonly end: number,
+  ) {}
+
   /** The whole TLV (header and content). */
-  readonly raw: Uint8Array;
+  get raw(): Uint8Array {
+    return this.bytes.subarray(this.start, this.end);
+  }
+
   /** The content octets. */
-  readonly content: Uint8Array;
+  get content(): Uint8Array {
+    return this.bytes.subarray(this.contentStart, this.end);
+  }
+}
+
+/** A plain Uint8Array view of `bytes`: its subarrays are far cheaper than a Buffer's. */
+function plainView(bytes: Uint8Array): Uint8Array {
+  return Buffer.isBuffer(bytes)
+    ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    : bytes;
 }
 
 /**
@@ -17,11 +36,14 @@ export interface DerNode {
  */
 export class DerReader {
   #pos = 0;
+  private readonly bytes: Uint8Array;
 
   constructor(
-    private readonly bytes: Uint8Array,
+    bytes: Uint8Array,
     private readonly what: string,
-  ) {}
+  ) {
+    this.bytes = plainView(bytes);
+  }
 
   /** True when every byte has been read. */
   get done(): boolean {
@@ -54,7 +76,7 @@ export class DerReader {
     }
     if (off + len > b.length) throw this.error('truncated content');
     this.#pos = off + len;
-    return { tag, raw: b.subarray(start, off + len), content: b.subarray(off, off + len) };
+    return new DerNode(tag, b, start, off, off + len);
   }
 
   /** Reads the next TLV and checks its tag. */
@@ -122,7 +144,7 @@ export function derReadOid(node: DerNode, what: string): string {
   const c = node.content;
   if (node.tag !== Tag.oid || c.length === 0 || c.length > 64)
     throw invalidArgument(`malformed ${what}: expected an OID`);
-  const key = Buffer.from(c.buffer, c.byteOffset, c.byteLength).toString('latin1');
+  const key = String.fromCharCode(...c);
   let text = OID_TEXT.get(key);
   if (text === undefined) {
     text = decodeOid(c, what);

@@ -91,6 +91,14 @@ export class SpiffeId {
 export function parseSpiffeId(text: string): SpiffeId {
   const problem = spiffeIdProblem(text);
   if (problem !== undefined) throw invalidArgument(`invalid SPIFFE ID: ${problem}`);
+  return checkedSpiffeId(text);
+}
+
+/**
+ * Internal to core: the SpiffeId of text already checked by `spiffeIdProblem`. Not exported
+ * from the package.
+ */
+export function checkedSpiffeId(text: string): SpiffeId {
   const slash = text.indexOf('/', SCHEME.length);
   const end = slash === -1 ? text.length : slash;
   return make(checkedTrustDomain(text.slice(SCHEME.length, end)), text.slice(end));

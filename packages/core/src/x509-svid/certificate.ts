@@ -169,10 +169,14 @@ export function parseCertificate(der: Uint8Array): Certificate {
     dnsNames: san.dnsNames,
     subjectKeyId: decodeOctets(extensions.get(Oid.subjectKeyIdentifier), 'subjectKeyIdentifier'),
     authorityKeyId: decodeAuthorityKeyId(extensions.get(Oid.authorityKeyIdentifier)),
-    unhandledCritical: [...extensions]
-      .filter(([oid, e]) => e.critical && !HANDLED.has(oid))
-      .map(([oid]) => oid),
+    unhandledCritical: unhandledCritical(extensions),
   };
+}
+
+function unhandledCritical(extensions: ReadonlyMap<string, Extension>): string[] {
+  const out: string[] = [];
+  for (const [oid, e] of extensions) if (e.critical && !HANDLED.has(oid)) out.push(oid);
+  return out;
 }
 
 /** The certificate's public key as a KeyObject. */
@@ -255,7 +259,12 @@ function decodeSubjectAltName(ext: Extension | undefined): { uris: string[]; dns
 function ia5(bytes: Uint8Array, what: string): string {
   for (const b of bytes)
     if (b > 0x7e || b < 0x20) throw invalidArgument(`malformed ${what}: not printable IA5`);
-  return Buffer.from(bytes).toString('latin1');
+  // Checked printable ASCII: one code unit per byte. Bounded by the 64 KiB certificate limit.
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 4096) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 4096));
+  }
+  return text;
 }
 
 function decodeOctets(ext: Extension | undefined, what: string): Uint8Array | undefined {

@@ -119,8 +119,43 @@ function signatureAlgorithm(signer: Signer): Buffer {
   }
 }
 
+// The URI GeneralName of each SPIFFE ID, encoded once: SpiffeIds are immutable, and an agent
+// renews the same identities again and again.
+const URI_NAMES = new WeakMap<SpiffeId, Buffer>();
+
+function uriName(id: SpiffeId): Buffer {
+  let der = URI_NAMES.get(id);
+  if (der === undefined) {
+    der = derContext(6, false, Buffer.from(id.toString(), 'latin1'));
+    URI_NAMES.set(id, der);
+  }
+  return der;
+}
+
+// Validity is encoded to the second; consecutive mints within one second share the encoding.
+let lastValidity: { notBefore: number; notAfter: number; der: Buffer } = {
+  notBefore: NaN,
+  notAfter: NaN,
+  der: Buffer.alloc(0),
+};
+
+function validity(notBefore: number, notAfter: number): Buffer {
+  const nb = Math.floor(notBefore / 1000);
+  const na = Math.floor(notAfter / 1000);
+  if (nb !== lastValidity.notBefore || na !== lastValidity.notAfter) {
+    lastValidity = {
+      notBefore: nb,
+      notAfter: na,
+      der: derSequence(derTime(notBefore), derTime(notAfter)),
+    };
+  }
+  return lastValidity.der;
+}
+
+const SUBJECT_WITHOUT_CN = derSequence(SUBJECT_ORG);
+
 function subjectName(commonName: string | undefined): Buffer {
-  if (commonName === undefined) return derSequence(SUBJECT_ORG);
+  if (commonName === undefined) return SUBJECT_WITHOUT_CN;
   return derSequence(
     SUBJECT_ORG,
     derSet(derSequence(derOid(Oid.commonName), derString(Tag.utf8String, commonName))),
@@ -218,7 +253,7 @@ export class X509Minter {
     const dnsNames = req.dnsNames ?? [];
     for (const name of dnsNames) checkDnsName(name);
     const san = derSequence(
-      derContext(6, false, Buffer.from(req.spiffeId.toString(), 'latin1')),
+      uriName(req.spiffeId),
       ...dnsNames.map((n) => derContext(2, false, Buffer.from(n, 'latin1'))),
     );
     const spki = spkiDer(req.publicKey);
@@ -276,7 +311,7 @@ export class X509Minter {
       derUnsignedInteger(serial),
       this.#sigAlg,
       issuerCert.subject,
-      derSequence(derTime(notBefore), derTime(notAfter)),
+      validity(notBefore, notAfter),
       subject,
       spki,
       derContext(3, true, derSequence(...extensions)),

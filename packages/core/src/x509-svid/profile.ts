@@ -1,4 +1,4 @@
-import { type SpiffeId, parseSpiffeId, spiffeIdProblem } from '../spiffe-id/spiffe-id.js';
+import { type SpiffeId, checkedSpiffeId, spiffeIdProblem } from '../spiffe-id/spiffe-id.js';
 import { type Certificate, KeyUsage } from './certificate.js';
 import { Oid } from '../der/oids.js';
 
@@ -14,7 +14,7 @@ export function certificateSpiffeId(cert: Certificate): ProfileResult {
   const problem = spiffeIdProblem(uri);
   if (problem !== undefined)
     return { ok: false, reason: `certificate URI SAN is not a valid SPIFFE ID: ${problem}` };
-  return { ok: true, spiffeId: parseSpiffeId(uri) };
+  return { ok: true, spiffeId: checkedSpiffeId(uri) };
 }
 
 /**
