@@ -1,0 +1,2 @@
+/** The identity server module. */
+export {};
