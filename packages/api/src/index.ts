@@ -1,2 +1,3 @@
-/** Wire contracts: the SPIFFE Workload API today; Envoy xDS/SDS/ext_authz and Parley's own APIs next. */
+/** Wire contracts: the SPIFFE Workload API and Parley's agent API; Envoy xDS/SDS/ext_authz next. */
 export * from './workload/workload-api.js';
+export * from './agent/agent-api.js';

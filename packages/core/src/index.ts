@@ -87,3 +87,10 @@ export {
   MAX_BUNDLE_BYTES,
 } from './bundle/bundle.js';
 export { parseBundleMap, formatBundleMap } from './bundle/bundle-map.js';
+export {
+  type CertificateRequest,
+  parseCertificateRequest,
+  mintCertificateRequest,
+  MAX_CSR_BYTES,
+} from './x509-svid/csr.js';
+export { spkiOf } from './crypto/spki.js';
