@@ -1,0 +1,187 @@
+import {
+  type SpiffeId,
+  type TrustDomain,
+  invalidArgument,
+  parseSpiffeId,
+  parseTrustDomain,
+} from '@parley/core';
+
+/** A selector: what an attestor observed, e.g. `unix:uid:1000` is type `unix`, value `uid:1000`. */
+export interface Selector {
+  readonly type: string;
+  readonly value: string;
+}
+
+/**
+ * A registration entry (SPIRE's fields): which workloads (selectors) under which parent get which
+ * SPIFFE ID, with what lifetimes and extras.
+ */
+export interface RegistrationEntry {
+  readonly id: string;
+  readonly spiffeId: SpiffeId;
+  readonly parentId: SpiffeId;
+  readonly selectors: readonly Selector[];
+  /** Seconds; 0 means the server default. */
+  readonly x509SvidTtl: number;
+  readonly jwtSvidTtl: number;
+  readonly dnsNames: readonly string[];
+  readonly federatesWith: readonly TrustDomain[];
+  readonly hint: string;
+  readonly admin: boolean;
+  readonly downstream: boolean;
+  /** Milliseconds since the epoch; undefined: never expires. */
+  readonly expiresAt: number | undefined;
+  readonly revision: number;
+  readonly createdAt: number;
+}
+
+/** Fields a caller sets when creating or updating an entry (the rest is assigned by the server). */
+export type EntryInput = Omit<RegistrationEntry, 'id' | 'revision' | 'createdAt'> & {
+  readonly id?: string;
+};
+
+/** Path prefix reserved for the identities of Parley's own components (agents, servers). */
+export const RESERVED_PATH_PREFIX = '/parley/';
+
+/** Bounds on entry fields (bad input is rejected, never truncated). */
+export const ENTRY_LIMITS = {
+  selectors: 64,
+  selectorLength: 1024,
+  dnsNames: 64,
+  federatesWith: 64,
+  hintLength: 1024,
+  /** Ten years, in seconds. */
+  maxTtl: 10 * 365 * 24 * 3600,
+  idLength: 128,
+} as const;
+
+const SELECTOR_TYPE = /^[A-Za-z0-9_.-]{1,64}$/;
+const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
+const ENTRY_ID = /^[A-Za-z0-9_.-]+$/;
+
+/** Parses `type:value` (the first colon separates them), as the CLI's `--selector` takes it. */
+export function parseSelector(text: string): Selector {
+  const colon = text.indexOf(':');
+  if (colon <= 0 || colon === text.length - 1) {
+    throw invalidArgument(`invalid selector "${text.slice(0, 64)}": expected type:value`);
+  }
+  return checkSelector({ type: text.slice(0, colon), value: text.slice(colon + 1) });
+}
+
+/** Checks a selector: a type without `:` from a small alphabet and a non-empty bounded value. */
+export function checkSelector(s: Selector): Selector {
+  if (!SELECTOR_TYPE.test(s.type)) {
+    throw invalidArgument(
+      `invalid selector type "${s.type.slice(0, 64)}": 1-64 of letters, digits, '.', '-', '_' (no ':')`,
+    );
+  }
+  if (s.value.length === 0) throw invalidArgument(`selector ${s.type} has an empty value`);
+  if (s.value.length > ENTRY_LIMITS.selectorLength) {
+    throw invalidArgument(
+      `selector ${s.type} value exceeds ${ENTRY_LIMITS.selectorLength} characters`,
+    );
+  }
+  // eslint-disable-next-line no-control-regex -- control characters are what is being rejected
+  if (/[\u0000-\u001f\u007f]/.test(s.value))
+    throw invalidArgument(`selector ${s.type} value has control characters`);
+  return { type: s.type, value: s.value };
+}
+
+/** Formats a selector as `type:value`. */
+export function formatSelector(s: Selector): string {
+  return `${s.type}:${s.value}`;
+}
+
+function checkTtl(name: string, ttl: number): number {
+  if (!Number.isSafeInteger(ttl) || ttl < 0 || ttl > ENTRY_LIMITS.maxTtl) {
+    throw invalidArgument(`${name} must be 0 (server default) to ${ENTRY_LIMITS.maxTtl} seconds`);
+  }
+  return ttl;
+}
+
+function checkDnsName(name: string): string {
+  const labels = name.split('.');
+  const ok =
+    name.length <= 253 &&
+    labels.every((l, i) => DNS_LABEL.test(l) || (i === 0 && l === '*' && labels.length > 2));
+  if (!ok) throw invalidArgument(`invalid DNS name "${name.slice(0, 64)}"`);
+  return name;
+}
+
+/**
+ * Validates an entry for trust domain `td` (SPIRE's rules and Parley's bad-input list): the SPIFFE
+ * ID is in `td`, has a path and is not under the reserved `/parley/` prefix; the parent is in `td`;
+ * at least one selector (each checked, no duplicates) unless the entry is a node alias made
+ * by the server itself; TTLs, DNS names, federated trust domains (not `td` itself), hint and id
+ * bounded. Returns the input normalized to nothing: what is invalid is rejected, never rewritten.
+ */
+export function validateEntryInput(td: TrustDomain, input: EntryInput): EntryInput {
+  const { spiffeId, parentId } = input;
+  if (!spiffeId.memberOf(td))
+    throw invalidArgument(`SPIFFE ID ${spiffeId.toString()} is not in trust domain ${td.name}`);
+  if (spiffeId.isRoot) throw invalidArgument('SPIFFE ID must have a path');
+  if ((spiffeId.path + '/').startsWith(RESERVED_PATH_PREFIX)) {
+    throw invalidArgument(
+      `SPIFFE ID path ${spiffeId.path} is reserved for Parley's own components`,
+    );
+  }
+  if (!parentId.memberOf(td))
+    throw invalidArgument(`parent ID ${parentId.toString()} is not in trust domain ${td.name}`);
+  if (input.selectors.length === 0) throw invalidArgument('an entry needs at least one selector');
+  if (input.selectors.length > ENTRY_LIMITS.selectors)
+    throw invalidArgument(`an entry has at most ${ENTRY_LIMITS.selectors} selectors`);
+  const seen = new Set<string>();
+  for (const s of input.selectors) {
+    checkSelector(s);
+    const key = formatSelector(s);
+    if (seen.has(key)) throw invalidArgument(`duplicate selector ${key.slice(0, 64)}`);
+    seen.add(key);
+  }
+  checkTtl('x509SvidTtl', input.x509SvidTtl);
+  checkTtl('jwtSvidTtl', input.jwtSvidTtl);
+  if (input.dnsNames.length > ENTRY_LIMITS.dnsNames)
+    throw invalidArgument(`an entry has at most ${ENTRY_LIMITS.dnsNames} DNS names`);
+  input.dnsNames.forEach(checkDnsName);
+  if (input.federatesWith.length > ENTRY_LIMITS.federatesWith) {
+    throw invalidArgument(
+      `an entry federates with at most ${ENTRY_LIMITS.federatesWith} trust domains`,
+    );
+  }
+  for (const f of input.federatesWith) {
+    if (f.equals(td)) throw invalidArgument('an entry cannot federate with its own trust domain');
+  }
+  if (input.hint.length > ENTRY_LIMITS.hintLength)
+    throw invalidArgument(`hint exceeds ${ENTRY_LIMITS.hintLength} characters`);
+  if (
+    input.id !== undefined &&
+    (input.id.length > ENTRY_LIMITS.idLength || !ENTRY_ID.test(input.id))
+  ) {
+    throw invalidArgument(
+      `entry id must be 1-${ENTRY_LIMITS.idLength} of letters, digits, '.', '-', '_'`,
+    );
+  }
+  if (
+    input.expiresAt !== undefined &&
+    (!Number.isSafeInteger(input.expiresAt) || input.expiresAt < 0)
+  ) {
+    throw invalidArgument('expiresAt must be a time in milliseconds since the epoch');
+  }
+  return input;
+}
+
+/** Parses the typed identity fields of an entry from text (CLI flags, admin API JSON). */
+export function parseEntryIds(fields: {
+  spiffeId: string;
+  parentId: string;
+  federatesWith?: readonly string[];
+}): {
+  spiffeId: SpiffeId;
+  parentId: SpiffeId;
+  federatesWith: TrustDomain[];
+} {
+  return {
+    spiffeId: parseSpiffeId(fields.spiffeId),
+    parentId: parseSpiffeId(fields.parentId),
+    federatesWith: (fields.federatesWith ?? []).map(parseTrustDomain),
+  };
+}
