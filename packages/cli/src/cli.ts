@@ -1,27 +1,14 @@
 import { ParleyError } from '@parley/core';
-
-/** Where a command writes; injected so tests run commands in-process. */
-export interface CliIo {
-  readonly stdout: (text: string) => void;
-  readonly stderr: (text: string) => void;
-  readonly env: Readonly<Record<string, string | undefined>>;
-}
-
-/** A `parley` command: its one-line summary and what it does with its arguments. */
-interface Command {
-  readonly summary: string;
-  readonly run: (args: readonly string[], io: CliIo) => Promise<number>;
-}
+import { type Command, type CliIo, UsageError } from './command.js';
+import { ADMIN_COMMANDS } from './commands/admin-commands.js';
 
 /** The CLI's version, from the workspace package. */
 export const VERSION = '0.1.0';
 
-/** A usage error: exit code 2 (DESIGN §4). */
-export class UsageError extends Error {}
-
 // The command table. Commands arrive with the issues that build their modules (DESIGN §4);
 // only what works is listed.
 const COMMANDS: Readonly<Record<string, Command>> = {
+  ...ADMIN_COMMANDS,
   version: {
     summary: 'print the version of parley',
     run: async (args, io) => {

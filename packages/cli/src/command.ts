@@ -1,0 +1,17 @@
+/** The shape of a `parley` command and the I/O it is given. */
+
+/** Where a command writes; injected so tests run commands in-process. */
+export interface CliIo {
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly env: Readonly<Record<string, string | undefined>>;
+}
+
+/** A `parley` command: its one-line summary and what it does with its arguments. */
+export interface Command {
+  readonly summary: string;
+  readonly run: (args: readonly string[], io: CliIo) => Promise<number>;
+}
+
+/** A usage error: exit code 2 (DESIGN §4). */
+export class UsageError extends Error {}
