@@ -18,7 +18,11 @@ export {
 } from './ca/ca.js';
 export { type AuthorityJournal, MemoryAuthorityJournal } from './ca/authority-journal.js';
 export * from './ca/authority-record.js';
-export { type AuthorityRefusal, type AuthoritySlots, describeRefusal } from './ca/authority-lifecycle.js';
+export {
+  type AuthorityRefusal,
+  type AuthoritySlots,
+  describeRefusal,
+} from './ca/authority-lifecycle.js';
 export { rotationSchedule, planRotation, maxSvidTtl } from './ca/rotation-policy.js';
 export { assembleBundle } from './ca/assemble-bundle.js';
 export {

@@ -54,9 +54,9 @@ function entry(id: string, spiffeId: string, parentId: string): RegistrationEntr
     hint: '',
     admin: false,
     downstream: false,
-    expiresAt: undefined,
     revision: 1,
     createdAt: 0,
+    updatedAt: 0,
   };
 }
 

@@ -15,7 +15,6 @@ const base: EntryInput = {
   hint: '',
   admin: false,
   downstream: false,
-  expiresAt: undefined,
 };
 const rejects = (input: EntryInput) =>
   assert.throws(

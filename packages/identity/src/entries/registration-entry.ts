@@ -1,3 +1,4 @@
+import type { RegistrationEntryFields, Selector } from '@parley/store';
 import {
   type SpiffeId,
   type TrustDomain,
@@ -6,39 +7,11 @@ import {
   parseTrustDomain,
 } from '@parley/core';
 
-/** A selector: what an attestor observed, e.g. `unix:uid:1000` is type `unix`, value `uid:1000`. */
-export interface Selector {
-  readonly type: string;
-  readonly value: string;
-}
-
-/**
- * A registration entry (SPIRE's fields): which workloads (selectors) under which parent get which
- * SPIFFE ID, with what lifetimes and extras.
- */
-export interface RegistrationEntry {
-  readonly id: string;
-  readonly spiffeId: SpiffeId;
-  readonly parentId: SpiffeId;
-  readonly selectors: readonly Selector[];
-  /** Seconds; 0 means the server default. */
-  readonly x509SvidTtl: number;
-  readonly jwtSvidTtl: number;
-  readonly dnsNames: readonly string[];
-  readonly federatesWith: readonly TrustDomain[];
-  readonly hint: string;
-  readonly admin: boolean;
-  readonly downstream: boolean;
-  /** Milliseconds since the epoch; undefined: never expires. */
-  readonly expiresAt: number | undefined;
-  readonly revision: number;
-  readonly createdAt: number;
-}
+/** A selector and a registration entry, as the store keeps them (one definition for both). */
+export type { RegistrationEntry, Selector } from '@parley/store';
 
 /** Fields a caller sets when creating or updating an entry (the rest is assigned by the server). */
-export type EntryInput = Omit<RegistrationEntry, 'id' | 'revision' | 'createdAt'> & {
-  readonly id?: string;
-};
+export type EntryInput = RegistrationEntryFields & { readonly id?: string };
 
 /** Path prefix reserved for the identities of Parley's own components (agents, servers). */
 export const RESERVED_PATH_PREFIX = '/parley/';
