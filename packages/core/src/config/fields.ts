@@ -82,6 +82,12 @@ export class ObjectReader {
     return result;
   }
 
+  /** The raw value of a field (marked as known), for a section read by another parser. */
+  raw(key: string): unknown {
+    const v = this.#get(key);
+    return v === MISSING ? undefined : v;
+  }
+
   /** A string field; `fallback` makes it optional. */
   string(key: string, fallback: string | Missing = MISSING): string {
     return this.#typed(key, fallback, (v) =>

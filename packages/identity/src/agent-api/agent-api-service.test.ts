@@ -25,7 +25,7 @@ import {
 } from '@parley/core';
 import { makeTestCa } from '@parley/testing';
 import type { RegistrationEntry } from '../entries/registration-entry.js';
-import { hashJoinToken, joinTokenAttestor, newJoinToken } from '../node-attestation/join-token.js';
+import { joinTokenAttestor, newJoinToken } from '../node-attestation/join-token.js';
 import { type AgentRecord, createAgentApiService } from './agent-api-service.js';
 import { RotatingTlsMaterial, agentApiServerCredentials } from './tls-credentials.js';
 
@@ -94,7 +94,7 @@ describe('agent API over mTLS', () => {
     const joined = newJoinToken(td);
     token = joined.token;
     agentId = joined.agentId;
-    tokens.set(joined.tokenHash, joined.agentId);
+    tokens.set(joined.token, joined.agentId);
     entries.push(entry('web', 'spiffe://example.org/web', agentId.toString()));
     entries.push(entry('web-child', 'spiffe://example.org/web/child', 'spiffe://example.org/web'));
     entries.push(
@@ -298,7 +298,7 @@ describe('agent API over mTLS', () => {
       client.close();
     }
     const joined = newJoinToken(td);
-    tokens.set(hashJoinToken(joined.token), joined.agentId);
+    tokens.set(joined.token, joined.agentId);
     const { svid, key } = await attest(joined.token);
     const agentClient = asAgent(svid, key);
     try {

@@ -1,34 +1,26 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { type Clock, type SpiffeId, type TrustDomain, parseSpiffeId } from '@parley/core';
 import type { NodeAttestation, NodeAttestor } from './node-attestor.js';
 
 /** What the join-token attestor needs from the store (consumer-owned). */
 export interface JoinTokenStore {
-  /** Deletes the token with this hash and returns what it grants, at most once ever. */
+  /**
+   * Deletes the token and returns the agent ID it grants, at most once ever; undefined when it
+   * does not exist or has expired. The store keeps only a hash of the token.
+   */
   consumeJoinToken(
-    tokenHash: string,
+    token: string,
     now: number,
   ): Promise<{ readonly agentId: SpiffeId } | undefined>;
-}
-
-/** SHA-256 of a join token, hex: the only form in which a token is stored or compared. */
-export function hashJoinToken(token: string): string {
-  return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
 /**
  * A new join token and the agent SPIFFE ID it grants. The token is 32 random bytes (base64url) and
  * never appears in the ID: the path carries a random UUID, so tokens never become path material.
  */
-export function newJoinToken(td: TrustDomain): {
-  token: string;
-  tokenHash: string;
-  agentId: SpiffeId;
-} {
-  const token = randomBytes(32).toString('base64url');
+export function newJoinToken(td: TrustDomain): { token: string; agentId: SpiffeId } {
   return {
-    token,
-    tokenHash: hashJoinToken(token),
+    token: randomBytes(32).toString('base64url'),
     agentId: parseSpiffeId(`${td.idString()}/parley/agent/join_token/${randomUUID()}`),
   };
 }
@@ -42,9 +34,10 @@ export function joinTokenAttestor(deps: { store: JoinTokenStore; clock: Clock })
     async attest(payload): Promise<NodeAttestation> {
       const token = Buffer.from(payload).toString('utf8');
       if (!TOKEN.test(token)) return { ok: false, reason: 'join token is malformed' };
-      const granted = await deps.store.consumeJoinToken(hashJoinToken(token), deps.clock.now());
-      if (granted === undefined)
+      const granted = await deps.store.consumeJoinToken(token, deps.clock.now());
+      if (granted === undefined) {
         return { ok: false, reason: 'join token does not exist, was used or has expired' };
+      }
       return { ok: true, agentId: granted.agentId, selectors: [] };
     },
   };

@@ -1,0 +1,98 @@
+import { join } from 'node:path';
+import {
+  type Duration,
+  type KeyType,
+  type ObjectReader,
+  type TrustDomain,
+  parseDuration,
+  parseTrustDomain,
+} from '@parley/core';
+import { CA_KEY_TYPES } from '@parley/identity';
+import { type StoreConfig, parseStoreConfig } from '@parley/store';
+import { loadConfigFile } from '../config-file.js';
+
+/** `parley server run` settings (see docs/server-config.md). */
+export interface ServerConfig {
+  readonly trustDomain: TrustDomain;
+  readonly dataDir: string;
+  /** `host:port` of the agent API (mTLS). */
+  readonly agentApiAddress: string;
+  /** Unix socket of the admin API (mode 0600). */
+  readonly adminSocket: string;
+  /** `host:port` serving /live, /ready and /metrics (loopback by default). */
+  readonly healthAddress: string;
+  readonly store: StoreConfig;
+  readonly keyManager: 'memory' | 'disk';
+  readonly ca: {
+    readonly keyType: KeyType;
+    readonly ttl: Duration;
+    readonly upstream: { readonly certChainFile: string; readonly keyFile: string } | undefined;
+  };
+  readonly jwt: { readonly keyType: KeyType; readonly ttl: Duration };
+  readonly defaultX509SvidTtl: Duration;
+  readonly defaultJwtSvidTtl: Duration;
+  readonly agentSvidTtl: Duration;
+  readonly joinToken: boolean;
+  readonly x509pop: { readonly caBundleFile: string } | undefined;
+}
+
+/** Reads and checks a server config file. */
+export function loadServerConfig(file: string): Promise<Readonly<ServerConfig>> {
+  return loadConfigFile(file, (r, path) => readServerConfig(r, path), 'server config');
+}
+
+function keyType(r: ObjectReader, fallback: KeyType): KeyType {
+  return r.oneOf('keyType', CA_KEY_TYPES, fallback);
+}
+
+/** The reader behind `loadServerConfig`, for validation and tests. */
+export function readServerConfig(r: ObjectReader, path: (p: string) => string): ServerConfig {
+  const trustDomain = r.parsed('trustDomain', parseTrustDomain);
+  const dataDir = path(r.string('dataDir'));
+  const ca = r.object('ca');
+  const upstream = ca?.object('upstream');
+  const jwt = r.object('jwt');
+  const svid = r.object('svid');
+  const attestors = r.object('nodeAttestors');
+  const x509pop = attestors?.object('x509pop');
+  let store: StoreConfig = { sqlite: { path: join(dataDir, 'server.db') } };
+  if (r.has('store')) {
+    try {
+      const parsed = parseStoreConfig(r.raw('store'));
+      store = 'sqlite' in parsed ? { sqlite: { path: path(parsed.sqlite.path) } } : parsed;
+    } catch (err) {
+      r.problem('store', (err as Error).message);
+    }
+  }
+  return {
+    trustDomain,
+    dataDir,
+    agentApiAddress: r.string('agentApiAddress', '127.0.0.1:8081'),
+    adminSocket: path(r.string('adminSocket', join(dataDir, 'admin.sock'))),
+    healthAddress: r.string('healthAddress', '127.0.0.1:8082'),
+    store,
+    keyManager: r.oneOf('keyManager', ['memory', 'disk'] as const, 'disk'),
+    ca: {
+      keyType: ca === undefined ? 'ec-p256' : keyType(ca, 'ec-p256'),
+      ttl: ca?.duration('ttl', parseDuration('24h')) ?? parseDuration('24h'),
+      upstream:
+        upstream === undefined
+          ? undefined
+          : {
+              certChainFile: path(upstream.string('certChainFile')),
+              keyFile: path(upstream.string('keyFile')),
+            },
+    },
+    jwt: {
+      keyType: jwt === undefined ? 'ec-p256' : keyType(jwt, 'ec-p256'),
+      ttl: jwt?.duration('ttl', parseDuration('24h')) ?? parseDuration('24h'),
+    },
+    defaultX509SvidTtl:
+      svid?.duration('defaultX509Ttl', parseDuration('1h')) ?? parseDuration('1h'),
+    defaultJwtSvidTtl: svid?.duration('defaultJwtTtl', parseDuration('5m')) ?? parseDuration('5m'),
+    agentSvidTtl: svid?.duration('agentTtl', parseDuration('1h')) ?? parseDuration('1h'),
+    joinToken: attestors === undefined ? true : attestors.object('join_token') !== undefined,
+    x509pop:
+      x509pop === undefined ? undefined : { caBundleFile: path(x509pop.string('caBundleFile')) },
+  };
+}
