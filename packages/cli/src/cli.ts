@@ -1,6 +1,9 @@
 import { ParleyError } from '@parley/core';
 import { type Command, type CliIo, UsageError } from './command.js';
 import { ADMIN_COMMANDS } from './commands/admin-commands.js';
+import { agentRun, serverRun } from './run-commands.js';
+
+const RUN_COMMANDS = { server: serverRun, agent: agentRun } as const;
 
 /** The CLI's version, from the workspace package. */
 export const VERSION = '0.1.0';
@@ -20,10 +23,13 @@ const COMMANDS: Readonly<Record<string, Command>> = {
 };
 
 function help(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
-  const lines = Object.entries(COMMANDS).map(
-    ([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`,
-  );
+  const all: [string, Command][] = [
+    ['server run', RUN_COMMANDS.server],
+    ['agent run', RUN_COMMANDS.agent],
+    ...Object.entries(COMMANDS),
+  ];
+  const width = Math.max(...all.map(([name]) => name.length));
+  const lines = all.map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
   return `Parley: service-mesh security (SPIFFE identity, mesh, authorization, secrets, tokens).
 
 Usage: parley <command> [flags]
@@ -46,14 +52,17 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return 0;
   }
   if (name === '--version') return runCli(['version'], io);
-  const command = COMMANDS[name];
+  // `server run` and `agent run` start processes; the other `agent …` verbs are admin commands.
+  const isRun = args[0] === 'run' && (name === 'server' || name === 'agent');
+  const command = isRun ? RUN_COMMANDS[name] : COMMANDS[name];
+  const commandArgs = isRun ? args.slice(1) : args;
   try {
     if (command === undefined) throw new UsageError(`unknown command "${name}"; see parley --help`);
-    if (args.includes('-h') || args.includes('--help')) {
+    if (commandArgs.includes('-h') || commandArgs.includes('--help')) {
       io.stdout(`parley ${name}: ${command.summary}\n`);
       return 0;
     }
-    return await command.run(args, io);
+    return await command.run(commandArgs, io);
   } catch (err) {
     if (err instanceof UsageError) {
       io.stderr(`parley: ${err.message}\n`);

@@ -5,6 +5,8 @@ export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Aborts on SIGINT/SIGTERM: long-running commands (`server run`, `agent run`) stop cleanly. */
+  readonly signal?: AbortSignal;
 }
 
 /** A `parley` command: its one-line summary and what it does with its arguments. */

@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { get } from 'node:http';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { type TempDir, findPeer, makeTempDir } from '@parley/testing';
+import { type Daemon, freePort, parley, startDaemon, waitFor } from './harness.js';
+
+const run = promisify(execFile);
+
+function httpOk(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    get(url, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    }).on('error', () => resolve(false));
+  });
+}
+
+// A real server and agent as separate processes on loopback, driven through the `parley` CLI and
+// used by real SPIFFE clients: go-spiffe (the oracle), py-spiffe and SPIRE's own agent CLI.
+describe('identity: parley server + agent + real SPIFFE clients', () => {
+  let dir: TempDir;
+  let server: Daemon;
+  let agent: Daemon;
+  let healthPort = 0;
+  let adminSocket = '';
+  let agentSocket = '';
+  let serverConfig = '';
+  let agentConfig = '';
+  const admin = (...args: string[]) => parley([...args, '--socket', adminSocket]);
+  const oracle = (args: string[], uid?: number) =>
+    run(
+      findPeer('go-spiffe-oracle'),
+      [...args, '--socket', `unix://${agentSocket}`, '--timeout', '20s'],
+      uid === undefined ? {} : { uid, gid: uid },
+    );
+
+  const startServer = async () => {
+    server = startDaemon(['server', 'run', '--config', serverConfig]);
+    await waitFor(
+      'server ready',
+      () => httpOk(`http://127.0.0.1:${healthPort}/ready`),
+      30_000,
+      () => server.log(),
+    );
+  };
+  const startAgent = async () => {
+    agent = startDaemon(['agent', 'run', '--config', agentConfig]);
+    await waitFor(
+      'agent socket',
+      () => agent.log().includes('Workload API listening'),
+      30_000,
+      () => agent.log(),
+    );
+  };
+
+  before(async () => {
+    dir = await makeTempDir('parley-e2e-');
+    healthPort = await freePort();
+    const apiPort = await freePort();
+    adminSocket = join(dir.path, 'admin.sock');
+    agentSocket = join(dir.path, 'agent.sock');
+    serverConfig = join(dir.path, 'server.yaml');
+    agentConfig = join(dir.path, 'agent.yaml');
+    await writeFile(
+      serverConfig,
+      [
+        'trustDomain: example.org',
+        `dataDir: ${join(dir.path, 'server')}`,
+        `agentApiAddress: 127.0.0.1:${apiPort}`,
+        `adminSocket: ${adminSocket}`,
+        `healthAddress: 127.0.0.1:${healthPort}`,
+        'svid:',
+        '  agentTtl: 1h',
+      ].join('\n'),
+    );
+    await startServer();
+
+    const bundle = await admin('bundle', 'show', '-o', 'pem');
+    assert.equal(bundle.code, 0, bundle.stderr);
+    await writeFile(join(dir.path, 'bundle.pem'), bundle.stdout);
+    const token = await admin('token', 'generate', '-o', 'json');
+    assert.equal(token.code, 0, token.stderr);
+    const { token: joinToken, agentSpiffeId } = JSON.parse(token.stdout) as {
+      token: string;
+      agentSpiffeId: string;
+    };
+    for (const [id, ttl] of [
+      ['spiffe://example.org/workload', '1h'],
+      ['spiffe://example.org/rotating', '6s'],
+    ] as const) {
+      const created = await admin(
+        'entry',
+        'create',
+        '--spiffe-id',
+        id,
+        '--parent-id',
+        agentSpiffeId,
+        '--selector',
+        'unix:uid:0',
+        '--x509-ttl',
+        ttl,
+      );
+      assert.equal(created.code, 0, created.stderr);
+    }
+    await writeFile(
+      agentConfig,
+      [
+        'trustDomain: example.org',
+        `dataDir: ${join(dir.path, 'agent')}`,
+        `serverAddress: 127.0.0.1:${apiPort}`,
+        `bootstrapBundleFile: ${join(dir.path, 'bundle.pem')}`,
+        `socketPath: ${agentSocket}`,
+        `joinToken: ${joinToken}`,
+        'syncInterval: 1s',
+      ].join('\n'),
+    );
+    await startAgent();
+  });
+
+  after(async () => {
+    await agent?.stop();
+    await server?.stop();
+    await dir?.remove();
+  });
+
+  it('go-spiffe fetches and verifies an X509-SVID, and fetches and validates a JWT-SVID', async () => {
+    const x509 = JSON.parse((await oracle(['fetch-x509'])).stdout) as {
+      svids: { spiffeId: string; verified: boolean }[];
+    };
+    assert.deepEqual(x509.svids.map((s) => s.spiffeId).sort(), [
+      'spiffe://example.org/rotating',
+      'spiffe://example.org/workload',
+    ]);
+    assert.ok(x509.svids.every((s) => s.verified));
+    const jwt = JSON.parse(
+      (
+        await oracle([
+          'fetch-jwt',
+          '--audience',
+          'db',
+          '--spiffe-id',
+          'spiffe://example.org/workload',
+        ])
+      ).stdout,
+    ) as { token: string };
+    const validated = await oracle(['validate-jwt', '--audience', 'db', '--token', jwt.token]);
+    assert.match(validated.stdout, /spiffe:\/\/example\.org\/workload/);
+  });
+
+  it('py-spiffe and spire-agent api fetch get the same identity', async () => {
+    const script = [
+      'import sys',
+      'from spiffe import WorkloadApiClient',
+      'with WorkloadApiClient(socket_path=sys.argv[1], default_timeout=10) as client:',
+      '    print(sorted(str(s.spiffe_id) for s in client.fetch_x509_context().x509_svids))',
+      '    print(client.fetch_jwt_svid(audience={"db"}).spiffe_id)',
+    ].join('\n');
+    const py = await run(findPeer('python'), ['-c', script, `unix://${agentSocket}`], {
+      timeout: 20_000,
+    });
+    assert.match(py.stdout, /spiffe:\/\/example\.org\/workload/);
+    const spire = await run(findPeer('spire-agent'), [
+      'api',
+      'fetch',
+      'x509',
+      '-socketPath',
+      agentSocket,
+    ]);
+    assert.match(spire.stdout, /spiffe:\/\/example\.org\/workload/);
+  });
+
+  it('a uid with no entry gets PermissionDenied', async () => {
+    await assert.rejects(oracle(['fetch-x509'], 65534), (e: { stderr: string }) =>
+      /PermissionDenied/i.test(e.stderr),
+    );
+  });
+
+  it('a watching client sees at least 3 rotations of a short-lived SVID', async () => {
+    const out = await run(findPeer('go-spiffe-oracle'), [
+      'watch',
+      '--count',
+      '4',
+      '--socket',
+      `unix://${agentSocket}`,
+      '--timeout',
+      '40s',
+    ]);
+    const serials = new Set(
+      out.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { serial: string }).serial),
+    );
+    assert.ok(serials.size >= 3, out.stdout);
+  });
+
+  it('kill -9 of the server: cached SVIDs keep being served; after restart nothing is lost', async () => {
+    await server.stop('SIGKILL');
+    const cached = JSON.parse((await oracle(['fetch-x509'])).stdout) as {
+      svids: { spiffeId: string }[];
+    };
+    assert.equal(cached.svids.length, 2);
+    await startServer();
+    const listed = await admin('entry', 'list', '-o', 'json');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /spiffe:\/\/example\.org\/workload/);
+    assert.match(listed.stdout, /spiffe:\/\/example\.org\/rotating/);
+  });
+
+  it('agent restart: clients reconnect and get the same identity without a new join token', async () => {
+    await agent.stop();
+    await startAgent();
+    const x509 = JSON.parse((await oracle(['fetch-x509'])).stdout) as {
+      svids: { spiffeId: string }[];
+    };
+    assert.ok(x509.svids.some((s) => s.spiffeId === 'spiffe://example.org/workload'));
+  });
+});

@@ -1,0 +1,56 @@
+import { join } from 'node:path';
+import {
+  type Duration,
+  type ObjectReader,
+  type SpiffeId,
+  type TrustDomain,
+  parseDuration,
+  parseSpiffeId,
+  parseTrustDomain,
+} from '@parley/core';
+import { type WorkloadAttestorsConfig, readWorkloadAttestorsConfig } from '@parley/agent';
+import { loadConfigFile } from '../config-file.js';
+
+/** `parley agent run` settings (see docs/agent-config.md). */
+export interface AgentConfig {
+  readonly trustDomain: TrustDomain;
+  readonly dataDir: string;
+  readonly serverAddress: string;
+  readonly serverId: SpiffeId;
+  /** PEM file of the server's CA certificates, to trust it before the first bundle arrives. */
+  readonly bootstrapBundleFile: string;
+  /** The general Workload API socket (`SPIFFE_ENDPOINT_SOCKET=unix://<socketPath>`). */
+  readonly socketPath: string;
+  /** A join token for the first attestation (or `PARLEY_JOIN_TOKEN`). */
+  readonly joinToken: string | undefined;
+  readonly syncInterval: Duration;
+  readonly workloadAttestors: WorkloadAttestorsConfig;
+}
+
+/** Reads and checks an agent config file. */
+export function loadAgentConfig(file: string): Promise<Readonly<AgentConfig>> {
+  return loadConfigFile(file, (r, path) => readAgentConfig(r, path), 'agent config');
+}
+
+/** The reader behind `loadAgentConfig`. */
+export function readAgentConfig(r: ObjectReader, path: (p: string) => string): AgentConfig {
+  const trustDomain = r.parsed('trustDomain', parseTrustDomain);
+  const dataDir = path(r.string('dataDir'));
+  const attestors = r.object('workloadAttestors');
+  return {
+    trustDomain,
+    dataDir,
+    serverAddress: r.string('serverAddress', '127.0.0.1:8081'),
+    serverId: r.has('serverId')
+      ? r.parsed('serverId', parseSpiffeId)
+      : parseSpiffeId(`${trustDomain?.idString() ?? 'spiffe://invalid'}/parley/server`),
+    bootstrapBundleFile: path(r.string('bootstrapBundleFile')),
+    socketPath: path(r.string('socketPath', join(dataDir, 'agent.sock'))),
+    joinToken: r.optionalString('joinToken'),
+    syncInterval: r.duration('syncInterval', parseDuration('5s')),
+    workloadAttestors:
+      attestors === undefined
+        ? { unix: { discoverWorkloadPath: true, workloadSizeLimit: 512 * 1024 * 1024 } }
+        : readWorkloadAttestorsConfig(attestors),
+  };
+}

@@ -1,0 +1,84 @@
+import { readFile } from 'node:fs/promises';
+import { Server } from '@grpc/grpc-js';
+import {
+  AgentManager,
+  attestCaller,
+  createWorkloadApiService,
+  createWorkloadAttestors,
+  listenUnixGrpc,
+} from '@parley/agent';
+import { loadWorkloadApi } from '@parley/api';
+import { type Clock, ParleyError, decodePemBlocks, runTasks } from '@parley/core';
+import type { Log } from '../log.js';
+import type { AgentConfig } from './agent-config.js';
+
+/**
+ * `parley agent run`: the composition root of the node agent — attestation (or the saved agent
+ * SVID), the sync/rotation loop, and the SPIFFE Workload API on its Unix socket with workload
+ * attestation by peer credentials. Runs until `signal` aborts or a task fails.
+ */
+export async function runAgent(
+  config: AgentConfig,
+  deps: {
+    readonly clock: Clock;
+    readonly log: Log;
+    readonly signal: AbortSignal;
+    readonly env: Readonly<Record<string, string | undefined>>;
+    readonly onReady?: () => void;
+  },
+): Promise<void> {
+  const { clock, log, signal } = deps;
+  const roots = decodePemBlocks(await readFile(config.bootstrapBundleFile, 'utf8'), 'CERTIFICATE');
+  if (roots.length === 0)
+    throw new ParleyError('invalid-argument', `${config.bootstrapBundleFile} holds no certificate`);
+  const joinToken = config.joinToken ?? deps.env['PARLEY_JOIN_TOKEN'];
+  const manager = await AgentManager.start({
+    trustDomain: config.trustDomain,
+    serverAddress: config.serverAddress,
+    serverId: config.serverId,
+    bootstrapRoots: roots,
+    dataDir: config.dataDir,
+    attestation: {
+      type: 'join_token',
+      payload: async () => {
+        if (joinToken === undefined)
+          throw new ParleyError(
+            'failed-precondition',
+            'the agent is not attested and has no join token (joinToken or PARLEY_JOIN_TOKEN)',
+          );
+        return Buffer.from(joinToken);
+      },
+      answer: () =>
+        Promise.reject(new ParleyError('unimplemented', 'join_token takes no challenge')),
+    },
+    syncInterval: config.syncInterval,
+    clock,
+    log: (message, fields) => log.info(message, fields),
+  });
+  log.info('agent identity', { spiffeId: manager.agentId.toString() });
+  // One sync before serving, so the first callers find their SVIDs.
+  await manager
+    .tick()
+    .catch((err: unknown) => log.warn('first sync failed; serving what is cached', { error: err }));
+
+  const attestors = createWorkloadAttestors(config.workloadAttestors);
+  const grpc = new Server();
+  grpc.addService(
+    loadWorkloadApi().SpiffeWorkloadAPI.service,
+    createWorkloadApiService({
+      identify: (call) => attestCaller(call, attestors),
+      cache: manager.cache,
+      clock,
+      log: { warn: (m, f) => log.warn(m, f), error: (m, f) => log.error(m, f) },
+    }),
+  );
+  const listener = await listenUnixGrpc(grpc, config.socketPath);
+  log.info('Workload API listening', { socket: config.socketPath });
+  deps.onReady?.();
+  try {
+    await runTasks(signal, [(s) => manager.run(s)]);
+  } finally {
+    grpc.forceShutdown();
+    await listener.close();
+  }
+}

@@ -1,0 +1,48 @@
+import { systemClock } from '@parley/core';
+import { loadAgentConfig } from './agent/agent-config.js';
+import { runAgent } from './agent/run-agent.js';
+import { type CliIo, type Command, UsageError } from './command.js';
+import { parseFlags } from './flags.js';
+import { jsonLog } from './log.js';
+import { runServer } from './server/run-server.js';
+import { loadServerConfig } from './server/server-config.js';
+import { adminApiExtension } from './server/admin-extension.js';
+
+async function untilAborted(
+  io: CliIo,
+  what: string,
+  run: (signal: AbortSignal) => Promise<void>,
+): Promise<number> {
+  const signal = io.signal ?? new AbortController().signal;
+  await run(signal);
+  io.stderr(`parley: ${what} stopped\n`);
+  return 0;
+}
+
+/** `parley server run --config FILE`. */
+export const serverRun: Command = {
+  summary: 'run the Parley server (identity CA, agent API, admin API)',
+  run: async (args, io) => {
+    const { values } = parseFlags(args, { config: { type: 'string' } });
+    if (values.config === undefined) throw new UsageError('server run needs --config FILE');
+    const config = await loadServerConfig(values.config);
+    const log = jsonLog('server', io.stderr, () => systemClock.now());
+    return untilAborted(io, 'server', (signal) =>
+      runServer(config, { clock: systemClock, log, signal }, adminApiExtension),
+    );
+  },
+};
+
+/** `parley agent run --config FILE`. */
+export const agentRun: Command = {
+  summary: 'run the Parley node agent (Workload API)',
+  run: async (args, io) => {
+    const { values } = parseFlags(args, { config: { type: 'string' } });
+    if (values.config === undefined) throw new UsageError('agent run needs --config FILE');
+    const config = await loadAgentConfig(values.config);
+    const log = jsonLog('agent', io.stderr, () => systemClock.now());
+    return untilAborted(io, 'agent', (signal) =>
+      runAgent(config, { clock: systemClock, log, signal, env: io.env }),
+    );
+  },
+};
