@@ -39,6 +39,102 @@ export const MIGRATIONS: readonly Migration[] = [
       )${d.tableOptions}`,
     ],
   },
+  {
+    id: 3,
+    name: 'identity',
+    // The identity server's data; see identity/ and the README. Times are ms, TTLs seconds,
+    // flags 0/1, lists JSON text. Selector sets are stored twice: canonically on the row (read
+    // with it in one statement) and one row per selector (to find rows by selector).
+    up: (d) => [
+      `CREATE TABLE registration_entries (
+        id ${d.text} PRIMARY KEY,
+        spiffe_id ${d.text} NOT NULL,
+        parent_id ${d.text} NOT NULL,
+        selectors ${d.text} NOT NULL,
+        selectors_hash ${d.text} NOT NULL,
+        x509_svid_ttl ${d.bigint} NOT NULL CHECK (x509_svid_ttl >= 0),
+        jwt_svid_ttl ${d.bigint} NOT NULL CHECK (jwt_svid_ttl >= 0),
+        dns_names ${d.text} NOT NULL,
+        federates_with ${d.text} NOT NULL,
+        hint ${d.text} NOT NULL,
+        admin ${d.bigint} NOT NULL CHECK (admin IN (0, 1)),
+        downstream ${d.bigint} NOT NULL CHECK (downstream IN (0, 1)),
+        expires_at ${d.bigint},
+        revision ${d.bigint} NOT NULL,
+        created_at ${d.bigint} NOT NULL,
+        updated_at ${d.bigint} NOT NULL
+      )${d.tableOptions}`,
+      // SPIRE's rule: no two entries with the same SPIFFE ID, parent ID and selector set.
+      `CREATE UNIQUE INDEX registration_entries_identity
+        ON registration_entries (spiffe_id, parent_id, selectors_hash)`,
+      'CREATE INDEX registration_entries_parent_id ON registration_entries (parent_id)',
+      `CREATE TABLE entry_selectors (
+        entry_id ${d.text} NOT NULL REFERENCES registration_entries (id) ON DELETE CASCADE,
+        type ${d.text} NOT NULL,
+        value ${d.text} NOT NULL,
+        PRIMARY KEY (entry_id, type, value)
+      )${d.tableOptions}`,
+      'CREATE INDEX entry_selectors_type_value ON entry_selectors (type, value)',
+      // seq is allocated under the entries' lock, so events commit in seq order without gaps.
+      `CREATE TABLE entry_events (
+        seq ${d.bigint} PRIMARY KEY,
+        entry_id ${d.text} NOT NULL,
+        at ${d.bigint} NOT NULL
+      )${d.tableOptions}`,
+      'CREATE INDEX entry_events_at ON entry_events (at)',
+      `CREATE TABLE attested_agents (
+        spiffe_id ${d.text} PRIMARY KEY,
+        attestation_type ${d.text} NOT NULL,
+        selectors ${d.text} NOT NULL,
+        cert_serial_number ${d.text} NOT NULL,
+        cert_not_after ${d.bigint} NOT NULL,
+        new_cert_serial_number ${d.text},
+        new_cert_not_after ${d.bigint},
+        banned ${d.bigint} NOT NULL CHECK (banned IN (0, 1)),
+        created_at ${d.bigint} NOT NULL,
+        updated_at ${d.bigint} NOT NULL
+      )${d.tableOptions}`,
+      `CREATE TABLE node_selectors (
+        spiffe_id ${d.text} NOT NULL REFERENCES attested_agents (spiffe_id) ON DELETE CASCADE,
+        type ${d.text} NOT NULL,
+        value ${d.text} NOT NULL,
+        PRIMARY KEY (spiffe_id, type, value)
+      )${d.tableOptions}`,
+      'CREATE INDEX node_selectors_type_value ON node_selectors (type, value)',
+      // Only the SHA-256 of a join token is stored, never the token.
+      `CREATE TABLE join_tokens (
+        token_hash ${d.text} PRIMARY KEY,
+        spiffe_id ${d.text},
+        expires_at ${d.bigint} NOT NULL,
+        created_at ${d.bigint} NOT NULL
+      )${d.tableOptions}`,
+      'CREATE INDEX join_tokens_expires_at ON join_tokens (expires_at)',
+      `CREATE TABLE bundles (
+        trust_domain ${d.text} PRIMARY KEY,
+        document ${d.text} NOT NULL,
+        sequence_number ${d.bigint} NOT NULL,
+        updated_at ${d.bigint} NOT NULL
+      )${d.tableOptions}`,
+      // Public halves only: private keys stay with the key manager.
+      `CREATE TABLE ca_authorities (
+        id ${d.text} PRIMARY KEY,
+        kind ${d.text} NOT NULL CHECK (kind IN ('x509', 'jwt')),
+        key_id ${d.text} NOT NULL,
+        status ${d.text} NOT NULL
+          CHECK (status IN ('prepared', 'active', 'old', 'tainted', 'revoked')),
+        public_key ${d.blob} NOT NULL,
+        certificate ${d.blob},
+        not_before ${d.bigint} NOT NULL,
+        not_after ${d.bigint} NOT NULL,
+        upstream_chain ${d.text} NOT NULL,
+        created_at ${d.bigint} NOT NULL,
+        updated_at ${d.bigint} NOT NULL,
+        UNIQUE (kind, key_id),
+        CHECK ((kind = 'x509' AND certificate IS NOT NULL)
+          OR (kind = 'jwt' AND certificate IS NULL AND upstream_chain = '[]'))
+      )${d.tableOptions}`,
+    ],
+  },
 ];
 
 /** The schema version of this build: the id of its last migration. */
