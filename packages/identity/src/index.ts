@@ -17,6 +17,7 @@ export {
   type MintedX509,
 } from './ca/ca.js';
 export { type AuthorityJournal, MemoryAuthorityJournal } from './ca/authority-journal.js';
+export { FileAuthorityJournal } from './ca/file-authority-journal.js';
 export * from './ca/authority-record.js';
 export {
   type AuthorityRefusal,
@@ -41,3 +42,4 @@ export * from './node-attestation/x509pop.js';
 export * from './agent-api/authorized-entries.js';
 export * from './agent-api/agent-api-service.js';
 export * from './agent-api/tls-credentials.js';
+export * from './admin-api/index.js';
