@@ -59,7 +59,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   try {
     if (command === undefined) throw new UsageError(`unknown command "${name}"; see parley --help`);
     if (commandArgs.includes('-h') || commandArgs.includes('--help')) {
-      io.stdout(`parley ${name}: ${command.summary}\n`);
+      const usage = command.usage;
+      io.stdout(
+        usage === undefined
+          ? `parley ${name}: ${command.summary}\n`
+          : usage.endsWith('\n')
+            ? usage
+            : `${usage}\n`,
+      );
       return 0;
     }
     return await command.run(commandArgs, io);

@@ -12,6 +12,8 @@ export interface CliIo {
 /** A `parley` command: its one-line summary and what it does with its arguments. */
 export interface Command {
   readonly summary: string;
+  /** The full usage text `--help` prints (the summary when absent). */
+  readonly usage?: string;
   readonly run: (args: readonly string[], io: CliIo) => Promise<number>;
 }
 

@@ -26,6 +26,13 @@ export function parseFlags<T extends FlagSpec>(
     return { values: parsed.values, positionals: parsed.positionals };
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new UsageError((err as Error).message);
+    // node's messages may span lines; a usage error is one line.
+    throw new UsageError(
+      (err as Error).message
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean)
+        .join(' '),
+    );
   }
 }

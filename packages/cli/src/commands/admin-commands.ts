@@ -1,4 +1,23 @@
-import type { Command } from '../command.js';
+import { agentCommand } from './agent-command.js';
+import { authorityCommand } from './authority-command.js';
+import { bundleCommand } from './bundle-command.js';
+import type { AdminCommand } from './command-group.js';
+import { entryCommand } from './entry-command.js';
+import { healthcheckCommand } from './healthcheck-command.js';
+import { jwtCommand, x509Command } from './mint-commands.js';
+import { tokenCommand } from './token-command.js';
 
-/** The admin commands (DESIGN §4) that talk to the server's admin socket, by name. */
-export const ADMIN_COMMANDS: Readonly<Record<string, Command>> = {};
+/**
+ * The admin commands (DESIGN §4) that talk to the server's admin socket, by name; each has a
+ * one-line `summary` and a full `usage` (also printed by `parley <command> help`).
+ */
+export const ADMIN_COMMANDS: Readonly<Record<string, AdminCommand>> = {
+  token: tokenCommand,
+  entry: entryCommand,
+  agent: agentCommand,
+  bundle: bundleCommand,
+  x509: x509Command,
+  jwt: jwtCommand,
+  authority: authorityCommand,
+  healthcheck: healthcheckCommand,
+};

@@ -69,6 +69,7 @@ export interface ServerExtensions {
     ca: Ca;
     config: ServerConfig;
     clock: Clock;
+    log: Log;
   }) => Parameters<typeof createServer>[1];
 }
 
@@ -243,7 +244,7 @@ export async function runServer(
       serverId: serverId.toString(),
     });
 
-    const admin = extensions.adminApi?.({ db, ca, config, clock });
+    const admin = extensions.adminApi?.({ db, ca, config, clock, log });
     const adminServer =
       admin === undefined
         ? undefined

@@ -10,7 +10,9 @@ const RFC3339 =
  */
 export function parseTimestamp(text: string): number {
   const bad = (why: string) =>
-    invalidArgument(`invalid time "${text.slice(0, 40)}": ${why} (RFC 3339, e.g. 2030-01-01T00:00:00Z)`);
+    invalidArgument(
+      `invalid time "${text.slice(0, 40)}": ${why} (RFC 3339, e.g. 2030-01-01T00:00:00Z)`,
+    );
   const m = RFC3339.exec(text);
   if (m === null) throw bad('not a date-time');
   const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
@@ -40,7 +42,8 @@ export function parseTimestamp(text: string): number {
   const offsetMinutes = Number(m[10] ?? 0);
   if (offsetHours > 23 || offsetMinutes > 59) throw bad('no such offset');
   const sign = m[8]?.startsWith('-') === true ? -1 : 1;
-  const ms = base + Math.floor(fraction * 1000) - sign * (offsetHours * 60 + offsetMinutes) * 60_000;
+  const ms =
+    base + Math.floor(fraction * 1000) - sign * (offsetHours * 60 + offsetMinutes) * 60_000;
   if (!Number.isSafeInteger(ms) || ms < 0) throw bad('before 1970');
   return ms;
 }

@@ -8,10 +8,7 @@ export interface JoinTokenStore {
    * Deletes the token and returns the agent ID it grants, at most once ever; undefined when it
    * does not exist or has expired. The store keeps only a hash of the token.
    */
-  consumeJoinToken(
-    token: string,
-    now: number,
-  ): Promise<{ readonly agentId: SpiffeId } | undefined>;
+  consumeJoinToken(token: string, now: number): Promise<{ readonly agentId: SpiffeId } | undefined>;
 }
 
 /**
