@@ -1,5 +1,6 @@
 import { createPublicKey, randomInt } from 'node:crypto';
 import {
+  BACKDATE_MS,
   type Bundle,
   type Clock,
   type Duration,
@@ -41,6 +42,14 @@ export interface AgentManagerOptions {
   readonly syncInterval: Duration;
   readonly clock: Clock;
   readonly log: (message: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * When an SVID was really issued: Parley backdates NotBefore by BACKDATE_MS for clock skew, and
+ * counting the lifetime from there would rotate short-lived SVIDs far too early.
+ */
+export function issuedAtOf(notBefore: number, notAfter: number): number {
+  return Math.min(notBefore + BACKDATE_MS, notAfter);
 }
 
 /** When to rotate an SVID: at half its lifetime, ±10% jitter (issue 3). */
@@ -159,7 +168,8 @@ export class AgentManager {
   async #renewIfDue(): Promise<void> {
     const leaf = parseCertificate(this.#state.certChain[0] ?? new Uint8Array());
     const now = this.options.clock.now();
-    if (now < leaf.notBefore + (leaf.notAfter - leaf.notBefore) / 2) return;
+    const issuedAt = issuedAtOf(leaf.notBefore, leaf.notAfter);
+    if (now < issuedAt + (leaf.notAfter - issuedAt) / 2) return;
     const key = generateKey('ec-p256');
     const svid = await this.#client.renew(await mintCertificateRequest(keyObjectSigner(key)));
     this.#state = { certChain: svid.cert_chain, key, bundleJson: this.#bundleJson };
@@ -237,9 +247,9 @@ export class AgentManager {
         certChain: o.certChain,
         privateKey: key.export({ type: 'pkcs8', format: 'der' }),
         hint: entry.hint,
-        issuedAt: leaf.notBefore,
+        issuedAt: issuedAtOf(leaf.notBefore, leaf.notAfter),
         expiresAt: leaf.notAfter,
-        rotateAt: rotationTime(leaf.notBefore, leaf.notAfter),
+        rotateAt: rotationTime(issuedAtOf(leaf.notBefore, leaf.notAfter), leaf.notAfter),
       });
     }
     this.cache.putSvids(held);
