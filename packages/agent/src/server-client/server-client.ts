@@ -86,7 +86,11 @@ export class ServerClient {
     agent: AgentCredentials | undefined,
     private readonly timeoutMs = 10_000,
   ) {
-    this.#client = new AgentApi(endpoint.address, channelCredentials(endpoint, agent));
+    // The server is identified by its SPIFFE ID, not a host name; a fixed TLS server name also
+    // keeps Node from sending an IP address as SNI (RFC 6066 forbids it).
+    this.#client = new AgentApi(endpoint.address, channelCredentials(endpoint, agent), {
+      'grpc.ssl_target_name_override': 'parley-server',
+    });
   }
 
   #unary<T>(method: string, request: unknown): Promise<T> {
