@@ -197,6 +197,34 @@ describe('identity: parley server + agent + real SPIFFE clients', () => {
     assert.ok(serials.size >= 3, out.stdout);
   });
 
+  it('a forced CA rotation (prepare, activate, taint, revoke) reaches a watching client without an error', async () => {
+    // Updates: the initial state, the prepared CA joining the bundle, the SVID re-issued after taint.
+    const watch = oracle(['watch', '--count', '3'], 0);
+    const shown = await admin('authority', 'x509', 'show', '-o', 'json');
+    const old = (JSON.parse(shown.stdout) as { active?: string }).active;
+    assert.ok(old !== undefined, shown.stdout);
+    for (const step of [['prepare'], ['activate'], ['taint', '--id', old]]) {
+      const r = await admin('authority', 'x509', ...step);
+      assert.equal(r.code, 0, `${step.join(' ')}: ${r.stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    }
+    const updates = (await watch).stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { serial: string });
+    assert.ok(
+      new Set(updates.map((u) => u.serial)).size >= 2,
+      'the SVID was re-issued under the new CA',
+    );
+    const revoked = await admin('authority', 'x509', 'revoke', '--id', old);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const after = JSON.parse((await oracle(['fetch-x509'])).stdout) as {
+      svids: { verified: boolean }[];
+    };
+    assert.ok(after.svids.every((s) => s.verified));
+  });
+
   it('kill -9 of the server: cached SVIDs keep being served; after restart nothing is lost', async () => {
     await server.stop('SIGKILL');
     const cached = JSON.parse((await oracle(['fetch-x509'])).stdout) as {

@@ -21,8 +21,10 @@ export interface HeldX509Svid extends WorkloadX509Svid {
   readonly entryRevision: number;
   readonly issuedAt: number;
   readonly expiresAt: number;
-  /** Half of the lifetime, ±10% jitter (issue 3). */
+  /** Half of the lifetime, ±10% jitter (issue 3); 0 forces re-issue. */
   readonly rotateAt: number;
+  /** The signing authority's key ID (the leaf's authority key identifier, lowercase hex). */
+  readonly authorityId: string;
 }
 
 /** Mints JWT-SVIDs through the server (consumer-owned). */
@@ -96,11 +98,37 @@ export class SvidCache implements WorkloadIdentityCache {
     this.#notify();
   }
 
-  /** Replaces the bundles when their content changed. */
+  /** Replaces the bundles when their content changed; cached JWT-SVIDs are dropped. */
   setBundles(bundle: Bundle, federated: readonly Bundle[]): void {
     this.#bundle = bundle;
     this.#federated = new Map(federated.map((b) => [b.trustDomain.name, b]));
+    this.#jwts.clear();
     this.#notify();
+  }
+
+  /**
+   * Marks for re-issue every SVID signed by one of `authorityIds` (tainted authorities), and every
+   * SVID whose authority left the bundle; returns how many were marked.
+   */
+  reissueSignedBy(authorityIds: ReadonlySet<string>): number {
+    const inBundle = new Set(
+      this.#bundle.x509Authorities.map((c) => Buffer.from(c.subjectKeyId ?? []).toString('hex')),
+    );
+    let marked = 0;
+    for (const [id, svid] of this.#svids) {
+      const gone =
+        svid.certChain.length === 1 && svid.authorityId !== '' && !inBundle.has(svid.authorityId);
+      if ((authorityIds.has(svid.authorityId) || gone) && svid.rotateAt !== 0) {
+        this.#svids.set(id, { ...svid, rotateAt: 0 });
+        marked++;
+      }
+    }
+    return marked;
+  }
+
+  /** Drops every cached JWT-SVID (e.g. a JWT key was tainted). */
+  clearJwtSvids(): void {
+    this.#jwts.clear();
   }
 
   /** Entries that need an SVID now: none yet, a newer entry revision, or past rotation time. */

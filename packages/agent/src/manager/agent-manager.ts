@@ -169,7 +169,8 @@ export class AgentManager {
     const leaf = parseCertificate(this.#state.certChain[0] ?? new Uint8Array());
     const now = this.options.clock.now();
     const issuedAt = issuedAtOf(leaf.notBefore, leaf.notAfter);
-    if (now < issuedAt + (leaf.notAfter - issuedAt) / 2) return;
+    if (!this.#ownTainted && now < issuedAt + (leaf.notAfter - issuedAt) / 2) return;
+    this.#ownTainted = false;
     const key = generateKey('ec-p256');
     const svid = await this.#client.renew(await mintCertificateRequest(keyObjectSigner(key)));
     this.#state = { certChain: svid.cert_chain, key, bundleJson: this.#bundleJson };
@@ -185,12 +186,21 @@ export class AgentManager {
     const federatedJson = Object.entries(r.federated).map(
       ([td, b]) => [td, b.toString('utf8')] as const,
     );
-    const signature = json + JSON.stringify(federatedJson);
+    const tainted = new Set(r.tainted_x509_authorities);
+    const signature =
+      json +
+      JSON.stringify(federatedJson) +
+      JSON.stringify([r.tainted_x509_authorities, r.tainted_jwt_keys]);
     if (signature === this.#lastBundles) return;
     this.#lastBundles = signature;
     const bundle = parseBundle(this.options.trustDomain, json);
     const federated = federatedJson.map(([td, b]) => parseBundle(parseTrustDomain(td), b));
     this.cache.setBundles(bundle, federated);
+    const marked = this.cache.reissueSignedBy(tainted);
+    if (marked > 0)
+      this.options.log('re-issuing SVIDs of tainted or removed authorities', { count: marked });
+    const own = parseCertificate(this.#state.certChain[0] ?? new Uint8Array());
+    this.#ownTainted = tainted.has(Buffer.from(own.authorityKeyId ?? []).toString('hex'));
     if (json !== this.#bundleJson) {
       this.#bundleJson = json;
       this.#state = { ...this.#state, bundleJson: json };
@@ -201,6 +211,7 @@ export class AgentManager {
   }
 
   #lastBundles = '';
+  #ownTainted = false;
 
   async #mintDue(): Promise<void> {
     const due = this.cache.entriesNeedingSvids();
@@ -250,6 +261,7 @@ export class AgentManager {
         issuedAt: issuedAtOf(leaf.notBefore, leaf.notAfter),
         expiresAt: leaf.notAfter,
         rotateAt: rotationTime(issuedAtOf(leaf.notBefore, leaf.notAfter), leaf.notAfter),
+        authorityId: Buffer.from(leaf.authorityKeyId ?? []).toString('hex'),
       });
     }
     this.cache.putSvids(held);

@@ -1,9 +1,19 @@
-import { type GrpcObject, type ServiceClientConstructor, loadPackageDefinition } from '@grpc/grpc-js';
+import {
+  type GrpcObject,
+  type ServiceClientConstructor,
+  loadPackageDefinition,
+} from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { join } from 'node:path';
 
 /** The proto file of Parley's agent API, shipped with this package. */
-export const AGENT_PROTO_PATH: string = join(import.meta.dirname, '..', '..', 'proto', 'agent.proto');
+export const AGENT_PROTO_PATH: string = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  'proto',
+  'agent.proto',
+);
 
 /** Wire shapes of the agent API messages as proto-loader decodes them (int64 as string). */
 export interface AgentSelectorMessage {
@@ -72,6 +82,8 @@ export interface NewJwtSvidResponseMessage {
 export interface GetBundlesResponseMessage {
   bundle: Buffer;
   federated: Record<string, Buffer>;
+  tainted_x509_authorities: string[];
+  tainted_jwt_keys: string[];
 }
 
 let loaded: ServiceClientConstructor | undefined;

@@ -222,6 +222,7 @@ export async function runServer(
               return m;
             },
             bundle: () => ca.bundle(),
+            taintedAuthorityIds: (kind) => ca.taintedAuthorityIds(kind),
             // Every CA certificate between SVIDs and the bundle's roots (self-signed CAs add none).
             intermediates: () => ca.x509Authorities().flatMap((a) => a.certChain.slice(0, -1)),
           },

@@ -156,6 +156,7 @@ describe('agent API over mTLS', () => {
             jwtAuthorities: new Map([['k1', testCa.signer.publicKey]]),
           }),
           intermediates: () => [],
+          taintedAuthorityIds: () => [],
         },
         federatedBundles: async () => [],
         agentSvidTtl: parseDuration('1h'),

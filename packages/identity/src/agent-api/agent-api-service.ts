@@ -84,6 +84,8 @@ export interface AgentApiDeps {
     bundle(): Bundle;
     /** Intermediates between SVIDs and the bundle's roots (upstream authority), for verification. */
     intermediates(): readonly Uint8Array[];
+    /** Ids of tainted authorities: X.509 subject key IDs (hex) and JWT key IDs. */
+    taintedAuthorityIds(kind: 'x509' | 'jwt'): readonly string[];
   };
   readonly federatedBundles: () => Promise<readonly Bundle[]>;
   readonly agentSvidTtl: Duration;
@@ -409,7 +411,12 @@ export function createAgentApiService(
         const federated: Record<string, Buffer> = {};
         for (const b of await deps.federatedBundles())
           federated[b.trustDomain.name] = Buffer.from(formatBundle(b));
-        return { bundle: Buffer.from(formatBundle(deps.ca.bundle())), federated };
+        return {
+          bundle: Buffer.from(formatBundle(deps.ca.bundle())),
+          federated,
+          tainted_x509_authorities: [...deps.ca.taintedAuthorityIds('x509')],
+          tainted_jwt_keys: [...deps.ca.taintedAuthorityIds('jwt')],
+        };
       })().then(
         (r) => callback(null, r),
         (e: unknown) => callback(fail(e)),
