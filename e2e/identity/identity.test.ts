@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, copyFile, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, readFile, writeFile } from 'node:fs/promises';
+import { ServerClient } from '@parley/agent';
+import {
+  decodePemBlocks,
+  generateKey,
+  keyObjectSigner,
+  mintCertificateRequest,
+  parseSpiffeId,
+} from '@parley/core';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,6 +34,7 @@ describe('identity: parley server + agent + real SPIFFE clients', () => {
   let server: Daemon;
   let agent: Daemon;
   let healthPort = 0;
+  let apiPort = 0;
   let adminSocket = '';
   let agentSocket = '';
   let serverConfig = '';
@@ -66,7 +75,7 @@ describe('identity: parley server + agent + real SPIFFE clients', () => {
     await copyFile(findPeer('go-spiffe-oracle'), oracleBin);
     await chmod(oracleBin, 0o755);
     healthPort = await freePort();
-    const apiPort = await freePort();
+    apiPort = await freePort();
     adminSocket = join(dir.path, 'admin.sock');
     agentSocket = join(dir.path, 'agent.sock');
     serverConfig = join(dir.path, 'server.yaml');
@@ -223,6 +232,40 @@ describe('identity: parley server + agent + real SPIFFE clients', () => {
       svids: { verified: boolean }[];
     };
     assert.ok(after.svids.every((s) => s.verified));
+  });
+
+  it('one join token used by 10 agents at once attests exactly one of them', async () => {
+    const { token } = JSON.parse((await admin('token', 'generate', '-o', 'json')).stdout) as {
+      token: string;
+    };
+    const roots = decodePemBlocks(
+      await readFile(join(dir.path, 'bundle.pem'), 'utf8'),
+      'CERTIFICATE',
+    );
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 10 }, async () => {
+        const client = new ServerClient(
+          {
+            address: `127.0.0.1:${apiPort}`,
+            serverId: parseSpiffeId('spiffe://example.org/parley/server'),
+            roots,
+          },
+          undefined,
+        );
+        try {
+          const csr = await mintCertificateRequest(keyObjectSigner(generateKey('ec-p256')));
+          return await client.attest({ type: 'join_token', payload: Buffer.from(token) }, csr, () =>
+            Promise.reject(new Error('no challenge')),
+          );
+        } finally {
+          client.close();
+        }
+      }),
+    );
+    assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
+    for (const o of outcomes) {
+      if (o.status === 'rejected') assert.match((o.reason as Error).message, /join token/);
+    }
   });
 
   it('kill -9 of the server: cached SVIDs keep being served; after restart nothing is lost', async () => {
