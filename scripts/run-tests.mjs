@@ -33,7 +33,12 @@ const dists = [
 });
 const files = dists
   .flatMap((d) => walk(d, []))
-  .filter((f) => paths.length === 0 || paths.some((p) => f.startsWith(p.replace('/src', '/dist'))))
+  .filter((f) => {
+    if (paths.length === 0) return true;
+    // A path names sources: packages/x/src/… and bench/src/… compile to dist/…, e2e/… to e2e/dist/….
+    const sources = [f, f.replace('/dist/', '/src/'), f.replace('/dist/', '/')];
+    return paths.some((p) => sources.some((s) => s.startsWith(p)));
+  })
   .sort();
 if (files.length === 0) {
   console.error('run-tests: no compiled test files found; run `npm run build` first');

@@ -4,6 +4,7 @@ import { chmod, copyFile, readFile, writeFile } from 'node:fs/promises';
 import { ServerClient } from '@parley/agent';
 import {
   decodePemBlocks,
+  encodePem,
   generateKey,
   keyObjectSigner,
   mintCertificateRequest,
@@ -13,7 +14,7 @@ import { get } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { type TempDir, findPeer, makeTempDir } from '@parley/testing';
+import { type TempDir, findPeer, makeTempDir, makeTestCa } from '@parley/testing';
 import { type Daemon, freePort, parley, startDaemon, waitFor } from './harness.js';
 
 const run = promisify(execFile);
@@ -90,7 +91,20 @@ describe('identity: parley server + agent + real SPIFFE clients', () => {
         `healthAddress: 127.0.0.1:${healthPort}`,
         'svid:',
         '  agentTtl: 1h',
+        'nodeAttestors:',
+        '  join_token: {}',
+        '  x509pop:',
+        `    caBundleFile: ${join(dir.path, 'node-ca.pem')}`,
       ].join('\n'),
+    );
+    // A node CA for x509pop attestation, and one node certificate with its key.
+    const nodeCa = await makeTestCa({ trustDomain: 'nodes.example' });
+    const node = await nodeCa.mintSvid('spiffe://nodes.example/node-1');
+    await writeFile(join(dir.path, 'node-ca.pem'), encodePem('CERTIFICATE', nodeCa.root.raw));
+    await writeFile(join(dir.path, 'node.pem'), encodePem('CERTIFICATE', node.der));
+    await writeFile(
+      join(dir.path, 'node-key.pem'),
+      node.key.export({ type: 'pkcs8', format: 'pem' }) as string,
     );
     await startServer();
 
@@ -234,7 +248,15 @@ describe('identity: parley server + agent + real SPIFFE clients', () => {
     assert.ok(after.svids.every((s) => s.verified));
   });
 
+  // New agents bootstrap from the current bundle (the CA was rotated above).
+  const refreshBundle = async () => {
+    const bundle = await admin('bundle', 'show', '-o', 'pem');
+    assert.equal(bundle.code, 0, bundle.stderr);
+    await writeFile(join(dir.path, 'bundle.pem'), bundle.stdout);
+  };
+
   it('one join token used by 10 agents at once attests exactly one of them', async () => {
+    await refreshBundle();
     const { token } = JSON.parse((await admin('token', 'generate', '-o', 'json')).stdout) as {
       token: string;
     };
@@ -265,6 +287,38 @@ describe('identity: parley server + agent + real SPIFFE clients', () => {
     assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
     for (const o of outcomes) {
       if (o.status === 'rejected') assert.match((o.reason as Error).message, /join token/);
+    }
+  });
+
+  it('an agent attests with x509pop (proof of possession of a node certificate)', async () => {
+    await refreshBundle();
+    const config = join(dir.path, 'agent-x509pop.yaml');
+    await writeFile(
+      config,
+      [
+        'trustDomain: example.org',
+        `dataDir: ${join(dir.path, 'agent-x509pop')}`,
+        `serverAddress: 127.0.0.1:${apiPort}`,
+        `bootstrapBundleFile: ${join(dir.path, 'bundle.pem')}`,
+        `socketPath: ${join(dir.path, 'agent-x509pop.sock')}`,
+        'x509pop:',
+        `  certChainFile: ${join(dir.path, 'node.pem')}`,
+        `  keyFile: ${join(dir.path, 'node-key.pem')}`,
+      ].join('\n'),
+    );
+    const second = startDaemon(['agent', 'run', '--config', config]);
+    try {
+      await waitFor(
+        'x509pop agent',
+        () => second.log().includes('Workload API listening'),
+        30_000,
+        () => second.log(),
+      );
+      assert.match(second.log(), /spiffe:\/\/example\.org\/parley\/agent\/x509pop\/[0-9a-f]{40}/);
+      const agents = await admin('agent', 'list', '-o', 'json');
+      assert.match(agents.stdout, /x509pop/);
+    } finally {
+      await second.stop();
     }
   });
 

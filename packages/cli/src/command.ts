@@ -5,6 +5,8 @@ export interface CliIo {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly env: Readonly<Record<string, string | undefined>>;
+  /** Standard input, for commands that read a token or document from it (`--token -`). */
+  readonly stdin?: AsyncIterable<string | Uint8Array>;
   /** Aborts on SIGINT/SIGTERM: long-running commands (`server run`, `agent run`) stop cleanly. */
   readonly signal?: AbortSignal;
 }

@@ -8,6 +8,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const)
 
 const code = await runCli(process.argv.slice(2), {
   signal: stop.signal,
+  stdin: process.stdin,
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
   env: process.env,

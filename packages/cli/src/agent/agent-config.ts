@@ -23,6 +23,8 @@ export interface AgentConfig {
   readonly socketPath: string;
   /** A join token for the first attestation (or `PARLEY_JOIN_TOKEN`). */
   readonly joinToken: string | undefined;
+  /** x509pop node attestation instead of a join token: the node's certificate chain and key. */
+  readonly x509pop: { readonly certChainFile: string; readonly keyFile: string } | undefined;
   readonly syncInterval: Duration;
   readonly workloadAttestors: WorkloadAttestorsConfig;
 }
@@ -37,6 +39,9 @@ export function readAgentConfig(r: ObjectReader, path: (p: string) => string): A
   const trustDomain = r.parsed('trustDomain', parseTrustDomain);
   const dataDir = path(r.string('dataDir'));
   const attestors = r.object('workloadAttestors');
+  const x509pop = r.object('x509pop');
+  if (x509pop !== undefined && r.has('joinToken'))
+    r.problem('x509pop', 'use either joinToken or x509pop');
   return {
     trustDomain,
     dataDir,
@@ -47,6 +52,13 @@ export function readAgentConfig(r: ObjectReader, path: (p: string) => string): A
     bootstrapBundleFile: path(r.string('bootstrapBundleFile')),
     socketPath: path(r.string('socketPath', join(dataDir, 'agent.sock'))),
     joinToken: r.optionalString('joinToken'),
+    x509pop:
+      x509pop === undefined
+        ? undefined
+        : {
+            certChainFile: path(x509pop.string('certChainFile')),
+            keyFile: path(x509pop.string('keyFile')),
+          },
     syncInterval: r.duration('syncInterval', parseDuration('5s')),
     workloadAttestors:
       attestors === undefined

@@ -1,16 +1,51 @@
+import { createPrivateKey, sign } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Server } from '@grpc/grpc-js';
 import {
   AgentManager,
+  type NodeAttestationPlugin,
   attestCaller,
   createWorkloadApiService,
   createWorkloadAttestors,
   listenUnixGrpc,
 } from '@parley/agent';
-import { loadWorkloadApi } from '@parley/api';
+import { encodeX509popPayload, loadWorkloadApi, x509popSigningInput } from '@parley/api';
 import { type Clock, ParleyError, decodePemBlocks, runTasks } from '@parley/core';
 import type { Log } from '../log.js';
 import type { AgentConfig } from './agent-config.js';
+
+/** The agent's node attestation plugin: x509pop when configured, else a join token. */
+async function nodeAttestation(
+  config: AgentConfig,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<NodeAttestationPlugin> {
+  if (config.x509pop !== undefined) {
+    const chain = decodePemBlocks(
+      await readFile(config.x509pop.certChainFile, 'utf8'),
+      'CERTIFICATE',
+    );
+    const key = createPrivateKey(await readFile(config.x509pop.keyFile, 'utf8'));
+    return {
+      type: 'x509pop',
+      payload: async () => encodeX509popPayload(chain),
+      answer: async (challenge) => sign('sha256', x509popSigningInput(challenge), key),
+    };
+  }
+  const joinToken = config.joinToken ?? env['PARLEY_JOIN_TOKEN'];
+  return {
+    type: 'join_token',
+    payload: async () => {
+      if (joinToken === undefined) {
+        throw new ParleyError(
+          'failed-precondition',
+          'the agent is not attested and has no join token (joinToken or PARLEY_JOIN_TOKEN)',
+        );
+      }
+      return Buffer.from(joinToken);
+    },
+    answer: () => Promise.reject(new ParleyError('unimplemented', 'join_token takes no challenge')),
+  };
+}
 
 /**
  * `parley agent run`: the composition root of the node agent — attestation (or the saved agent
@@ -31,26 +66,13 @@ export async function runAgent(
   const roots = decodePemBlocks(await readFile(config.bootstrapBundleFile, 'utf8'), 'CERTIFICATE');
   if (roots.length === 0)
     throw new ParleyError('invalid-argument', `${config.bootstrapBundleFile} holds no certificate`);
-  const joinToken = config.joinToken ?? deps.env['PARLEY_JOIN_TOKEN'];
   const manager = await AgentManager.start({
     trustDomain: config.trustDomain,
     serverAddress: config.serverAddress,
     serverId: config.serverId,
     bootstrapRoots: roots,
     dataDir: config.dataDir,
-    attestation: {
-      type: 'join_token',
-      payload: async () => {
-        if (joinToken === undefined)
-          throw new ParleyError(
-            'failed-precondition',
-            'the agent is not attested and has no join token (joinToken or PARLEY_JOIN_TOKEN)',
-          );
-        return Buffer.from(joinToken);
-      },
-      answer: () =>
-        Promise.reject(new ParleyError('unimplemented', 'join_token takes no challenge')),
-    },
+    attestation: await nodeAttestation(config, deps.env),
     syncInterval: config.syncInterval,
     clock,
     log: (message, fields) => log.info(message, fields),

@@ -1,4 +1,5 @@
 import { agentCommand } from './agent-command.js';
+import { apiCommand } from './api-command.js';
 import { authorityCommand } from './authority-command.js';
 import { bundleCommand } from './bundle-command.js';
 import type { AdminCommand } from './command-group.js';
@@ -20,4 +21,5 @@ export const ADMIN_COMMANDS: Readonly<Record<string, AdminCommand>> = {
   jwt: jwtCommand,
   authority: authorityCommand,
   healthcheck: healthcheckCommand,
+  api: apiCommand,
 };

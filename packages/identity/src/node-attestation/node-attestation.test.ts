@@ -15,7 +15,8 @@ import {
   systemClock,
 } from '@parley/core';
 import { joinTokenAttestor, newJoinToken } from './join-token.js';
-import { encodeX509popPayload, signX509popChallenge, x509popAttestor } from './x509pop.js';
+import { encodeX509popPayload, x509popSigningInput } from '@parley/api';
+import { x509popAttestor } from './x509pop.js';
 
 const td = parseTrustDomain('example.org');
 
@@ -87,7 +88,7 @@ describe('x509pop attestor', async () => {
     clock: systemClock,
   });
   const answer = (nonce: Uint8Array) =>
-    Promise.resolve(signX509popChallenge((d) => sign('sha256', d, nodeKey), nonce));
+    Promise.resolve(sign('sha256', x509popSigningInput(nonce), nodeKey));
 
   it('attests a node holding the key of a certificate issued by the configured CA', async () => {
     const r = await attestor.attest(encodeX509popPayload([leaf.der]), answer);
@@ -102,7 +103,7 @@ describe('x509pop attestor', async () => {
   it('rejects a wrong key, an unknown CA and malformed payloads', async () => {
     const otherKey = generateKey('ec-p256');
     const wrong = await attestor.attest(encodeX509popPayload([leaf.der]), (n) =>
-      Promise.resolve(signX509popChallenge((d) => sign('sha256', d, otherKey), n)),
+      Promise.resolve(sign('sha256', x509popSigningInput(n), otherKey)),
     );
     assert.equal(wrong.ok, false);
     const stranger = x509popAttestor({ trustDomain: td, caCertificates: [], clock: systemClock });

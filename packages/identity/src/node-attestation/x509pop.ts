@@ -2,12 +2,7 @@ import { X509Certificate, createHash, randomBytes, verify } from 'node:crypto';
 import { type Clock, type TrustDomain, parseSpiffeId } from '@parley/core';
 import type { Selector } from '../entries/registration-entry.js';
 import type { NodeAttestation, NodeAttestor } from './node-attestor.js';
-
-/** Chains longer than this are refused before any signature is checked. */
-export const MAX_X509POP_CHAIN = 8;
-
-/** Domain separation for the proof-of-possession signature. */
-const CONTEXT = Buffer.from('parley x509pop v1\0');
+import { decodeX509popPayload, x509popSigningInput } from '@parley/api';
 
 /**
  * The `x509pop` node attestor (X.509 proof of possession): the agent presents a certificate chain
@@ -35,7 +30,7 @@ export function x509popAttestor(deps: {
       const response = await challenge(nonce);
       let ok = false;
       try {
-        ok = verify('sha256', Buffer.concat([CONTEXT, nonce]), leaf.publicKey, response);
+        ok = verify('sha256', x509popSigningInput(nonce), leaf.publicKey, response);
       } catch {
         ok = false;
       }
@@ -68,39 +63,13 @@ export function x509popAttestor(deps: {
   };
 }
 
-/** The signature an agent answers an x509pop challenge with. */
-export function signX509popChallenge(sign: (data: Buffer) => Buffer, nonce: Uint8Array): Buffer {
-  return sign(Buffer.concat([CONTEXT, nonce]));
-}
-
-/** Encodes a chain as the x509pop payload (length-prefixed DER certificates). */
-export function encodeX509popPayload(chain: readonly Uint8Array[]): Buffer {
-  return Buffer.concat(
-    chain.flatMap((der) => {
-      const len = Buffer.alloc(4);
-      len.writeUInt32BE(der.length);
-      return [len, Buffer.from(der)];
-    }),
-  );
-}
-
 function splitChain(payload: Uint8Array): X509Certificate[] | undefined {
-  const buf = Buffer.from(payload);
-  const out: X509Certificate[] = [];
-  let pos = 0;
-  while (pos < buf.length) {
-    if (out.length >= MAX_X509POP_CHAIN || pos + 4 > buf.length) return undefined;
-    const len = buf.readUInt32BE(pos);
-    pos += 4;
-    if (len === 0 || pos + len > buf.length) return undefined;
-    try {
-      out.push(new X509Certificate(buf.subarray(pos, pos + len)));
-    } catch {
-      return undefined;
-    }
-    pos += len;
+  const ders = decodeX509popPayload(payload);
+  try {
+    return ders?.map((der) => new X509Certificate(der));
+  } catch {
+    return undefined;
   }
-  return out;
 }
 
 function verifyChain(
