@@ -6,7 +6,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$PARLEY_ROOT"
 QS="$PARLEY_ROOT/.parley/quickstart"
-parley() { node "$PARLEY_ROOT/packages/cli/dist/main.js" "$@"; }
+CLI="$PARLEY_ROOT/packages/cli/dist/main.js"
+parley() { node "$CLI" "$@"; }
 
 stop() {
   for p in agent server; do
@@ -28,7 +29,7 @@ agentApiAddress: 127.0.0.1:8081
 adminSocket: admin.sock
 healthAddress: 127.0.0.1:8082
 YAML
-parley server run --config "$QS/server.yaml" > "$QS/server.log" 2>&1 &
+node "$CLI" server run --config "$QS/server.yaml" > "$QS/server.log" 2>&1 &
 echo $! > "$QS/server.pid"
 ready() { node -e "require('http').get('http://127.0.0.1:8082/ready',r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"; }
 for _ in $(seq 1 100); do ready && break; sleep 0.2; done
@@ -50,7 +51,7 @@ socketPath: agent.sock
 joinToken: $TOKEN
 syncInterval: 5s
 YAML
-parley agent run --config "$QS/agent.yaml" > "$QS/agent.log" 2>&1 &
+node "$CLI" agent run --config "$QS/agent.yaml" > "$QS/agent.log" 2>&1 &
 echo $! > "$QS/agent.pid"
 for _ in $(seq 1 100); do grep -q "Workload API listening" "$QS/agent.log" 2>/dev/null && break; sleep 0.2; done
 grep -q "Workload API listening" "$QS/agent.log" || die "agent did not start; see $QS/agent.log"
