@@ -725,7 +725,7 @@ describe('parley admin commands against a real admin API (SQLite, CA)', () => {
     await fails(2, ['entry', 'update', '--id', 'x', '--x509-ttl', '-5'], /ambiguous/);
     const help = await parley('entry', 'create', '--help');
     assert.equal(help.code, 0);
-    assert.match(help.stdout, /Usage:\n  parley entry create /);
+    assert.match(help.stdout, /Usage:\n {2}parley entry create /);
     for (const command of ['token', 'entry', 'agent', 'bundle', 'x509', 'jwt', 'authority']) {
       assert.match(await ok(command, 'help'), new RegExp(`^Usage:[\\s\\S]*parley ${command} `));
     }
