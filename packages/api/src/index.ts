@@ -2,3 +2,4 @@
 export * from './workload/workload-api.js';
 export * from './agent/agent-api.js';
 export * from './agent/x509pop.js';
+export * from './grpc-status.js';

@@ -94,3 +94,10 @@ export {
   MAX_CSR_BYTES,
 } from './x509-svid/csr.js';
 export { spkiOf } from './crypto/spki.js';
+export {
+  type Selector,
+  parseSelector,
+  checkSelector,
+  formatSelector,
+  MAX_SELECTOR_VALUE_LENGTH,
+} from './selector.js';

@@ -1,21 +1,9 @@
 import { type StatusObject, Metadata, status } from '@grpc/grpc-js';
-import { type ErrorCode, isParleyError } from '@parley/core';
+import { GRPC_STATUS_BY_CODE } from '@parley/api';
+import { isParleyError } from '@parley/core';
 import type { WorkloadApiLog } from './workload-api-deps.js';
 
-/** The one total table from Parley's error codes to gRPC status codes (STYLE rule 7). */
-export const GRPC_STATUS_BY_CODE: Readonly<Record<ErrorCode, status>> = {
-  'invalid-argument': status.INVALID_ARGUMENT,
-  'not-found': status.NOT_FOUND,
-  'already-exists': status.ALREADY_EXISTS,
-  'permission-denied': status.PERMISSION_DENIED,
-  unauthenticated: status.UNAUTHENTICATED,
-  'failed-precondition': status.FAILED_PRECONDITION,
-  'resource-exhausted': status.RESOURCE_EXHAUSTED,
-  unavailable: status.UNAVAILABLE,
-  'deadline-exceeded': status.DEADLINE_EXCEEDED,
-  unimplemented: status.UNIMPLEMENTED,
-  internal: status.INTERNAL,
-};
+export { GRPC_STATUS_BY_CODE };
 
 /** A gRPC status with the given code and details, ready to end a call. */
 export function grpcStatus(code: status, details: string): StatusObject {

@@ -5,11 +5,8 @@ import type { Bundle, Clock, SpiffeId } from '@parley/core';
 export type WorkloadApiCall =
   ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
 
-/** A selector as attestors produce it: `unix:uid:1000` is type `unix`, value `uid:1000`. */
-export interface Selector {
-  readonly type: string;
-  readonly value: string;
-}
+export type { Selector } from '@parley/core';
+import type { Selector } from '@parley/core';
 
 /** Who is calling: the caller's selectors, or why the caller could not be attested. */
 export type CallerResult =

@@ -1,5 +1,6 @@
 import { ParleyError, parseSpiffeId } from '@parley/core';
-import { type AgentDto, type AgentPageDto, formatSelector } from '@parley/identity';
+import { formatSelector } from '@parley/core';
+import { type AgentDto, type AgentPageDto } from '@parley/identity';
 import { pathSegment } from '../admin-client.js';
 import type { CliIo } from '../command.js';
 import { ADMIN_FLAGS, connect, parseAdminFlags, flagValue, required } from './admin-flags.js';

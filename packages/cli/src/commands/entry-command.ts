@@ -7,11 +7,10 @@ import {
   type EntryPageDto,
   type EntryUpdateDto,
   MAX_BODY_BYTES,
-  formatSelector,
   formatTimestamp,
-  parseSelector,
   parseTimestamp,
 } from '@parley/identity';
+import { formatSelector, parseSelector } from '@parley/core';
 import { type AdminClient, pathSegment } from '../admin-client.js';
 import { type CliIo, UsageError } from '../command.js';
 import {

@@ -16,7 +16,7 @@ import {
   listEntries,
   updateEntry,
 } from '@parley/store';
-import { parseSelector } from '../entries/registration-entry.js';
+import { parseSelector } from '@parley/core';
 import type { AdminApiDeps } from './admin-api-deps.js';
 import { adminAuditEvent } from './admin-audit.js';
 import type { EntryBatchDto, EntryPageDto, EntryResultDto } from './admin-dto.js';

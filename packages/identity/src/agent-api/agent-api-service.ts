@@ -20,11 +20,11 @@ import type {
   SyncEntriesResponseMessage,
   X509SvidResultMessage,
 } from '@parley/api';
+import { GRPC_STATUS_BY_CODE } from '@parley/api';
 import {
   type Bundle,
   type Clock,
   type Duration,
-  type ErrorCode,
   ParleyError,
   type SpiffeId,
   type TrustDomain,
@@ -96,26 +96,13 @@ export interface AgentApiDeps {
 /** Caps on one batch request. */
 export const MAX_BATCH_SVIDS = 500;
 
-const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {
-  'invalid-argument': status.INVALID_ARGUMENT,
-  'not-found': status.NOT_FOUND,
-  'already-exists': status.ALREADY_EXISTS,
-  'permission-denied': status.PERMISSION_DENIED,
-  unauthenticated: status.UNAUTHENTICATED,
-  'failed-precondition': status.FAILED_PRECONDITION,
-  'resource-exhausted': status.RESOURCE_EXHAUSTED,
-  unavailable: status.UNAVAILABLE,
-  'deadline-exceeded': status.DEADLINE_EXCEEDED,
-  unimplemented: status.UNIMPLEMENTED,
-  internal: status.INTERNAL,
-};
-
 /** Maps any error to a gRPC error once: ParleyErrors keep their message, others become INTERNAL. */
 export function toGrpcError(
   err: unknown,
   log: (message: string, cause: unknown) => void,
 ): Partial<ServiceError> {
-  if (err instanceof ParleyError) return { code: GRPC_STATUS[err.code], details: err.message };
+  if (err instanceof ParleyError)
+    return { code: GRPC_STATUS_BY_CODE[err.code], details: err.message };
   log('agent API internal error', err);
   return { code: status.INTERNAL, details: 'internal error' };
 }

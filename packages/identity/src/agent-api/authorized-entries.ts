@@ -1,9 +1,5 @@
-import type { SpiffeId } from '@parley/core';
-import {
-  type RegistrationEntry,
-  type Selector,
-  formatSelector,
-} from '../entries/registration-entry.js';
+import { type Selector, type SpiffeId, formatSelector } from '@parley/core';
+import type { RegistrationEntry } from '../entries/registration-entry.js';
 
 /** Bounds the walk through nested entries (SPIRE nests agent → alias → workload → …). */
 export const MAX_ENTRY_DEPTH = 16;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isParleyError, parseSpiffeId, parseTrustDomain } from '@parley/core';
-import { type EntryInput, parseSelector, validateEntryInput } from './registration-entry.js';
+import { parseSelector } from '@parley/core';
+import { type EntryInput, validateEntryInput } from './registration-entry.js';
 
 const td = parseTrustDomain('example.org');
 const base: EntryInput = {

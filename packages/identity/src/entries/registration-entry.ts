@@ -1,5 +1,7 @@
-import type { RegistrationEntryFields, Selector } from '@parley/store';
+import type { RegistrationEntryFields } from '@parley/store';
 import {
+  checkSelector,
+  formatSelector,
   type SpiffeId,
   type TrustDomain,
   invalidArgument,
@@ -7,8 +9,9 @@ import {
   parseTrustDomain,
 } from '@parley/core';
 
-/** A selector and a registration entry, as the store keeps them (one definition for both). */
-export type { RegistrationEntry, Selector } from '@parley/store';
+/** A registration entry as the store keeps it (one definition for both). */
+export type { RegistrationEntry } from '@parley/store';
+export type { Selector } from '@parley/core';
 
 /** Fields a caller sets when creating or updating an entry (the rest is assigned by the server). */
 export type EntryInput = RegistrationEntryFields & { readonly id?: string };
@@ -19,7 +22,6 @@ export const RESERVED_PATH_PREFIX = '/parley/';
 /** Bounds on entry fields (bad input is rejected, never truncated). */
 export const ENTRY_LIMITS = {
   selectors: 64,
-  selectorLength: 1024,
   dnsNames: 64,
   federatesWith: 64,
   hintLength: 1024,
@@ -28,42 +30,8 @@ export const ENTRY_LIMITS = {
   idLength: 128,
 } as const;
 
-const SELECTOR_TYPE = /^[A-Za-z0-9_.-]{1,64}$/;
 const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 const ENTRY_ID = /^[A-Za-z0-9_.-]+$/;
-
-/** Parses `type:value` (the first colon separates them), as the CLI's `--selector` takes it. */
-export function parseSelector(text: string): Selector {
-  const colon = text.indexOf(':');
-  if (colon <= 0 || colon === text.length - 1) {
-    throw invalidArgument(`invalid selector "${text.slice(0, 64)}": expected type:value`);
-  }
-  return checkSelector({ type: text.slice(0, colon), value: text.slice(colon + 1) });
-}
-
-/** Checks a selector: a type without `:` from a small alphabet and a non-empty bounded value. */
-export function checkSelector(s: Selector): Selector {
-  if (!SELECTOR_TYPE.test(s.type)) {
-    throw invalidArgument(
-      `invalid selector type "${s.type.slice(0, 64)}": 1-64 of letters, digits, '.', '-', '_' (no ':')`,
-    );
-  }
-  if (s.value.length === 0) throw invalidArgument(`selector ${s.type} has an empty value`);
-  if (s.value.length > ENTRY_LIMITS.selectorLength) {
-    throw invalidArgument(
-      `selector ${s.type} value exceeds ${ENTRY_LIMITS.selectorLength} characters`,
-    );
-  }
-  // eslint-disable-next-line no-control-regex -- control characters are what is being rejected
-  if (/[\u0000-\u001f\u007f]/.test(s.value))
-    throw invalidArgument(`selector ${s.type} value has control characters`);
-  return { type: s.type, value: s.value };
-}
-
-/** Formats a selector as `type:value`. */
-export function formatSelector(s: Selector): string {
-  return `${s.type}:${s.value}`;
-}
 
 function checkTtl(name: string, ttl: number): number {
   if (!Number.isSafeInteger(ttl) || ttl < 0 || ttl > ENTRY_LIMITS.maxTtl) {

@@ -4,10 +4,9 @@ import type { SqlParams } from './sql-params.js';
 import { checkText } from './stored-value.js';
 
 /** A selector: one attested property of a workload or node, e.g. `unix` / `uid:1000`. */
-export interface Selector {
-  readonly type: string;
-  readonly value: string;
-}
+import type { Selector } from '@parley/core';
+
+export type { Selector };
 
 /**
  * How a selector filter compares with a row's selector set (SPIRE's match modes): `exact` (the
