@@ -90,6 +90,7 @@ export { parseBundleMap, formatBundleMap } from './bundle/bundle-map.js';
 export {
   type CertificateRequest,
   parseCertificateRequest,
+  verifyCertificateRequest,
   mintCertificateRequest,
   MAX_CSR_BYTES,
 } from './x509-svid/csr.js';

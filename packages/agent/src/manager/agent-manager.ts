@@ -30,6 +30,9 @@ export interface NodeAttestationPlugin {
   answer(challenge: Buffer): Promise<Uint8Array>;
 }
 
+/** CSRs per BatchNewX509SVID call (the server's cap is 500). */
+export const BATCH_SIZE = 500;
+
 /** The agent's settings (parsed from its config file by the composition root). */
 export interface AgentManagerOptions {
   readonly trustDomain: TrustDomain;
@@ -223,7 +226,11 @@ export class AgentManager {
         csr: await mintCertificateRequest(keyObjectSigner(keys.get(e.id)!)),
       })),
     );
-    const outcomes = await this.#client.batchX509Svids(requests);
+    // The server signs at most MAX_BATCH_SVIDS per call.
+    const outcomes = [];
+    for (let i = 0; i < requests.length; i += BATCH_SIZE) {
+      outcomes.push(...(await this.#client.batchX509Svids(requests.slice(i, i + BATCH_SIZE))));
+    }
     const held: HeldX509Svid[] = [];
     for (const o of outcomes) {
       const entry = this.cache.entries.get(o.entryId);

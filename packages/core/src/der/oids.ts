@@ -16,6 +16,10 @@ export const Oid = {
   countryName: '2.5.4.6',
   organizationName: '2.5.4.10',
   commonName: '2.5.4.3',
+  // Public keys and curves (RFC 5480).
+  ecPublicKey: '1.2.840.10045.2.1',
+  prime256v1: '1.2.840.10045.3.1.7',
+  secp384r1: '1.3.132.0.34',
   // Signature algorithms.
   ecdsaWithSha256: '1.2.840.10045.4.3.2',
   ecdsaWithSha384: '1.2.840.10045.4.3.3',

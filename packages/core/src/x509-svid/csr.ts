@@ -1,4 +1,4 @@
-import { createPublicKey, verify } from 'node:crypto';
+import { type KeyObject, createPublicKey, verify } from 'node:crypto';
 import {
   DerReader,
   derChildren,
@@ -44,6 +44,77 @@ export interface CertificateRequest {
  * comes from the authorized registration entry, never from the request.
  */
 export function parseCertificateRequest(der: Uint8Array): CertificateRequest {
+  const { spki, hash, signed, signature } = readRequest(der);
+  let ok = false;
+  try {
+    ok = verify(hash, signed, importSpki(spki), signature);
+  } catch {
+    ok = false;
+  }
+  if (!ok) throw invalidArgument('CSR signature does not verify with its public key');
+  return { subjectPublicKeyInfo: spki };
+}
+
+/**
+ * As parseCertificateRequest, with the signature checked on libuv's thread pool, so a server
+ * verifying a batch of requests uses every core.
+ */
+export async function verifyCertificateRequest(der: Uint8Array): Promise<CertificateRequest> {
+  const { spki, hash, signed, signature } = readRequest(der);
+  const ok = await new Promise<boolean>((resolve) => {
+    try {
+      verify(hash, signed, importSpki(spki), signature, (err, result) =>
+        resolve(err === null && result),
+      );
+    } catch {
+      resolve(false);
+    }
+  });
+  if (!ok) throw invalidArgument('CSR signature does not verify with its public key');
+  return { subjectPublicKeyInfo: spki };
+}
+
+const EC_CURVES: Readonly<Record<string, { crv: string; size: number }>> = {
+  [Oid.prime256v1]: { crv: 'P-256', size: 32 },
+  [Oid.secp384r1]: { crv: 'P-384', size: 48 },
+};
+
+/**
+ * Imports an SPKI public key. EC keys go through JWK, which Node imports about 1.6x faster than
+ * DER (an SVID server imports one key per request).
+ */
+function importSpki(spki: Uint8Array): KeyObject {
+  const r = new DerReader(spki, 'subjectPublicKeyInfo');
+  const info = derChildren(r.expect(Tag.sequence, 'SubjectPublicKeyInfo'), 'subjectPublicKeyInfo');
+  const alg = derChildren(info.expect(Tag.sequence, 'algorithm'), 'algorithm');
+  const algOid = derReadOid(alg.next(), 'algorithm');
+  const curve =
+    algOid === Oid.ecPublicKey && !alg.done
+      ? EC_CURVES[derReadOid(alg.next(), 'namedCurve')]
+      : undefined;
+  const point = derReadBitString(
+    info.expect(Tag.bitString, 'subjectPublicKey'),
+    'subjectPublicKey',
+  ).bytes;
+  if (
+    algOid === Oid.ecPublicKey &&
+    curve !== undefined &&
+    point.length === 1 + 2 * curve.size &&
+    point[0] === 4
+  ) {
+    const x = Buffer.from(point.subarray(1, 1 + curve.size)).toString('base64url');
+    const y = Buffer.from(point.subarray(1 + curve.size)).toString('base64url');
+    return createPublicKey({ key: { kty: 'EC', crv: curve.crv, x, y }, format: 'jwk' });
+  }
+  return createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+}
+
+function readRequest(der: Uint8Array): {
+  spki: Uint8Array;
+  hash: string;
+  signed: Uint8Array;
+  signature: Uint8Array;
+} {
   if (der.length > MAX_CSR_BYTES) throw invalidArgument(`CSR exceeds ${MAX_CSR_BYTES} bytes`);
   const top = new DerReader(der, 'CSR');
   const req = derChildren(top.expect(Tag.sequence, 'CertificationRequest'), 'CSR');
@@ -62,15 +133,7 @@ export function parseCertificateRequest(der: Uint8Array): CertificateRequest {
   info.end();
   const hash = SIGNATURE_HASH[algOid];
   if (hash === undefined) throw invalidArgument(`unsupported CSR signature algorithm ${algOid}`);
-  let ok = false;
-  try {
-    const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
-    ok = verify(hash, infoNode.raw, key, signature.bytes);
-  } catch {
-    ok = false;
-  }
-  if (!ok) throw invalidArgument('CSR signature does not verify with its public key');
-  return { subjectPublicKeyInfo: spki };
+  return { spki, hash, signed: infoNode.raw, signature: signature.bytes };
 }
 
 /** Creates a PKCS#10 request for the signer's key (empty subject, no attributes). */

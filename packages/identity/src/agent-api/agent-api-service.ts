@@ -31,7 +31,7 @@ import {
   bundleSet,
   durationMs,
   formatBundle,
-  parseCertificateRequest,
+  verifyCertificateRequest,
   verifyX509Svid,
 } from '@parley/core';
 import type { RegistrationEntry, Selector } from '../entries/registration-entry.js';
@@ -181,7 +181,7 @@ export function createAgentApiService(
     id: SpiffeId,
     csr: Uint8Array,
   ): Promise<{ message: AgentSvidMessage; serial: string; notAfter: number }> {
-    const request = parseCertificateRequest(csr);
+    const request = await verifyCertificateRequest(csr);
     const minted = await deps.ca.mintX509Svid({
       spiffeId: id,
       publicKey: request.subjectPublicKeyInfo,
@@ -324,7 +324,7 @@ export function createAgentApiService(
                   'permission-denied',
                   `entry ${entry_id.slice(0, 128)} is not authorized for this agent`,
                 );
-              const { subjectPublicKeyInfo } = parseCertificateRequest(csr);
+              const { subjectPublicKeyInfo } = await verifyCertificateRequest(csr);
               const ttl =
                 entry.x509SvidTtl > 0
                   ? durationMs(entry.x509SvidTtl * 1000)

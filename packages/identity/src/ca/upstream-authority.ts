@@ -132,7 +132,11 @@ export function parseUpstreamAuthority(
     if (now < cert.notBefore) throw bad(names.certChainFile, `certificate ${i} is not yet valid`);
     if (now >= cert.notAfter) throw bad(names.certChainFile, `certificate ${i} has expired`);
   }
-  return { signer: keyObjectSigner(privateKey), chain, id: hex(signing.subjectKeyId) };
+  return {
+    signer: keyObjectSigner(privateKey, { threadpool: true }),
+    chain,
+    id: hex(signing.subjectKeyId),
+  };
 }
 
 /** Loads an upstream authority from its key file and certificate chain file (PEM). */

@@ -125,14 +125,14 @@ export class DiskKeyManager implements KeyManager {
     } finally {
       der.fill(0);
     }
-    return keyObjectSigner(privateKey);
+    return keyObjectSigner(privateKey, { threadpool: true });
   }
 
   /** Reads, authenticates and decrypts key `id`; undefined when there is no such key file. */
   async getKey(id: string): Promise<Signer | undefined> {
     checkKeyId(id);
     const key = await this.#read(id);
-    return key === undefined ? undefined : keyObjectSigner(key.privateKey);
+    return key === undefined ? undefined : keyObjectSigner(key.privateKey, { threadpool: true });
   }
 
   /** Every key in the directory, each authenticated (a tampered file is an error, not skipped). */
@@ -220,7 +220,11 @@ export class DiskKeyManager implements KeyManager {
       der.fill(0);
     }
     if (keyTypeOf(privateKey) !== file.keyType) fail(`does not hold a ${file.keyType} key`);
-    return { keyType: file.keyType, privateKey, publicKey: keyObjectSigner(privateKey).publicKey };
+    return {
+      keyType: file.keyType,
+      privateKey,
+      publicKey: keyObjectSigner(privateKey, { threadpool: true }).publicKey,
+    };
   }
 
   async #removeTemporaryFiles(): Promise<void> {

@@ -8,7 +8,7 @@ export class MemoryKeyManager implements KeyManager {
   /** Generates a key of `type` under `id`, replacing any previous one. */
   async generateKey(id: string, type: KeyType): Promise<Signer> {
     checkKeyId(id);
-    const signer = keyObjectSigner(generateKey(type));
+    const signer = keyObjectSigner(generateKey(type), { threadpool: true });
     this.#keys.set(id, { keyType: type, signer });
     return signer;
   }
