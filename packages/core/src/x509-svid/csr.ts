@@ -44,15 +44,19 @@ export interface CertificateRequest {
  * comes from the authorized registration entry, never from the request.
  */
 export function parseCertificateRequest(der: Uint8Array): CertificateRequest {
-  const { spki, hash, signed, signature } = readRequest(der);
-  let ok = false;
+  const parts = readCertificateRequest(der);
+  if (!verifyRequestParts(parts))
+    throw invalidArgument('CSR signature does not verify with its public key');
+  return { subjectPublicKeyInfo: parts.spki };
+}
+
+/** True when a request's signature verifies with its own public key (proof of possession). */
+export function verifyRequestParts(parts: CertificateRequestParts): boolean {
   try {
-    ok = verify(hash, signed, importSpki(spki), signature);
+    return verify(parts.hash, parts.signed, importSpki(parts.spki), parts.signature);
   } catch {
-    ok = false;
+    return false;
   }
-  if (!ok) throw invalidArgument('CSR signature does not verify with its public key');
-  return { subjectPublicKeyInfo: spki };
 }
 
 /**
@@ -60,7 +64,7 @@ export function parseCertificateRequest(der: Uint8Array): CertificateRequest {
  * verifying a batch of requests uses every core.
  */
 export async function verifyCertificateRequest(der: Uint8Array): Promise<CertificateRequest> {
-  const { spki, hash, signed, signature } = readRequest(der);
+  const { spki, hash, signed, signature } = readCertificateRequest(der);
   const ok = await new Promise<boolean>((resolve) => {
     try {
       verify(hash, signed, importSpki(spki), signature, (err, result) =>
@@ -109,12 +113,16 @@ function importSpki(spki: Uint8Array): KeyObject {
   return createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
 }
 
-function readRequest(der: Uint8Array): {
-  spki: Uint8Array;
-  hash: string;
-  signed: Uint8Array;
-  signature: Uint8Array;
-} {
+/** The parts of a PKCS#10 request its proof of possession is checked on. */
+export interface CertificateRequestParts {
+  readonly spki: Uint8Array;
+  readonly hash: string;
+  readonly signed: Uint8Array;
+  readonly signature: Uint8Array;
+}
+
+/** Parses a request's structure without checking its signature (see `verifyRequestParts`). */
+export function readCertificateRequest(der: Uint8Array): CertificateRequestParts {
   if (der.length > MAX_CSR_BYTES) throw invalidArgument(`CSR exceeds ${MAX_CSR_BYTES} bytes`);
   const top = new DerReader(der, 'CSR');
   const req = derChildren(top.expect(Tag.sequence, 'CertificationRequest'), 'CSR');

@@ -96,6 +96,10 @@ export interface AgentApiDeps {
 /** Caps on one batch request. */
 export const MAX_BATCH_SVIDS = 500;
 
+/** How long an agent's authorized entries are reused (an entry change reaches it within this). */
+export const ENTRY_CACHE_MS = 1000;
+const MAX_CACHED_AGENTS = 10_000;
+
 /** Maps any error to a gRPC error once: ParleyErrors keep their message, others become INTERNAL. */
 export function toGrpcError(
   err: unknown,
@@ -199,13 +203,25 @@ export function createAgentApiService(
     };
   }
 
-  async function entriesOf(agent: AgentRecord): Promise<RegistrationEntry[]> {
-    return authorizedEntries(
+  // Authorized entries per agent, reused for ENTRY_CACHE_MS (SPIRE refreshes its entry cache
+  // every few seconds): a batch of CSRs costs one walk of the entry graph, not one per call.
+  const entryCache = new Map<string, { at: number; entries: Promise<RegistrationEntry[]> }>();
+  function entriesOf(agent: AgentRecord): Promise<RegistrationEntry[]> {
+    const key = agent.spiffeId.toString();
+    const now = deps.clock.now();
+    const hit = entryCache.get(key);
+    if (hit !== undefined && now - hit.at < ENTRY_CACHE_MS) return hit.entries;
+    const entries = authorizedEntries(
       deps.entries,
       { id: agent.spiffeId, selectors: agent.selectors },
       deps.serverId,
-      deps.clock.now(),
+      now,
     );
+    entries.catch(() => entryCache.delete(key));
+    if (entryCache.size >= MAX_CACHED_AGENTS)
+      entryCache.delete(entryCache.keys().next().value ?? '');
+    entryCache.set(key, { at: now, entries });
+    return entries;
   }
 
   return {
