@@ -1,7 +1,7 @@
 // The live JavaScript heap of a Node process after a full garbage collection, read from the heap
 // snapshot it writes on a signal (`--heapsnapshot-signal`; V8 collects garbage before a snapshot).
 import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
-import { waitFor } from './daemon.js';
+import { waitFor } from '@parley/testing';
 
 /** Node flags that make a process write a heap snapshot into `dir` on SIGUSR2. */
 export function heapSnapshotFlags(dir: string): string[] {

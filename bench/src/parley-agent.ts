@@ -1,7 +1,7 @@
 // A real `parley agent run` for the benchmarks, attested to a ParleyServer with a join token.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Daemon, startDaemon, waitFor } from './daemon.js';
+import { type Daemon, startDaemon, waitFor } from '@parley/testing';
 import { PARLEY, type ParleyServer } from './parley-server.js';
 
 /** Options of `startParleyAgent`. */

@@ -4,8 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { get, request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot } from '@parley/testing';
-import { type Daemon, freePort, startDaemon, waitFor } from './daemon.js';
+import { repoRoot, type Daemon, freePort, startDaemon, waitFor } from '@parley/testing';
 
 /** The built `parley` entry point. */
 export const PARLEY = join(repoRoot, 'packages', 'cli', 'dist', 'main.js');

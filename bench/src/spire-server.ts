@@ -5,8 +5,7 @@ import { writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { findPeer } from '@parley/testing';
-import { type Daemon, freePort, startDaemon, waitFor } from './daemon.js';
+import { findPeer, type Daemon, freePort, startDaemon, waitFor } from '@parley/testing';
 
 /** An entry as `spire-server entry create -data` takes it. */
 export interface SpireEntryInput {

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { type TempDir, findPeer, makeTempDir, makeTestCa } from '@parley/testing';
-import { type Daemon, freePort, parley, startDaemon, waitFor } from './harness.js';
+import { type Daemon, freePort, waitFor } from '@parley/testing';
+import { parley, startParley } from './harness.js';
 
 const run = promisify(execFile);
 
@@ -50,7 +51,7 @@ describe('identity: parley server + agent + real SPIFFE clients', () => {
     );
 
   const startServer = async () => {
-    server = startDaemon(['server', 'run', '--config', serverConfig]);
+    server = startParley(['server', 'run', '--config', serverConfig]);
     await waitFor(
       'server ready',
       () => httpOk(`http://127.0.0.1:${healthPort}/ready`),
@@ -59,7 +60,7 @@ describe('identity: parley server + agent + real SPIFFE clients', () => {
     );
   };
   const startAgent = async () => {
-    agent = startDaemon(['agent', 'run', '--config', agentConfig]);
+    agent = startParley(['agent', 'run', '--config', agentConfig]);
     await waitFor(
       'agent socket',
       () => agent.log().includes('Workload API listening'),
@@ -306,7 +307,7 @@ describe('identity: parley server + agent + real SPIFFE clients', () => {
         `  keyFile: ${join(dir.path, 'node-key.pem')}`,
       ].join('\n'),
     );
-    const second = startDaemon(['agent', 'run', '--config', config]);
+    const second = startParley(['agent', 'run', '--config', config]);
     try {
       await waitFor(
         'x509pop agent',

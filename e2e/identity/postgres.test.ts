@@ -9,7 +9,8 @@ import {
   makeTempDir,
   startPostgres,
 } from '@parley/testing';
-import { type Daemon, freePort, parley, startDaemon, waitFor } from './harness.js';
+import { type Daemon, freePort, waitFor } from '@parley/testing';
+import { parley, startParley } from './harness.js';
 
 // The same server on PostgreSQL (DESIGN §6): acknowledged writes survive kill -9.
 describe('identity server on PostgreSQL', () => {
@@ -19,7 +20,7 @@ describe('identity server on PostgreSQL', () => {
   let config = '';
   let adminSocket = '';
   const start = async () => {
-    server = startDaemon(['server', 'run', '--config', config]);
+    server = startParley(['server', 'run', '--config', config]);
     await waitFor(
       'server on PostgreSQL',
       async () => (await parley(['healthcheck', '--socket', adminSocket])).code === 0,

@@ -8,3 +8,4 @@ export * from './test-ca.js';
 export * from './vectors/load-vectors.js';
 export * from './vectors/materialize.js';
 export * from './go-spiffe-oracle.js';
+export * from './daemon.js';

@@ -1,5 +1,5 @@
-// Long-running peer processes for the benchmarks: started in the background with their output
-// kept in memory, waited on with a bound, and stopped by their own pid.
+// Long-running peer processes for tests and benchmarks: started in the background with their
+// output kept in memory, waited on with a bound, and stopped by their own pid.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 
