@@ -20,3 +20,33 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
+
+# go_build_cached SRC_DIR NAME: builds the Go program in SRC_DIR into $PARLEY_CACHE/bin/NAME with
+# the module and build caches under $PARLEY_CACHE/go. Rebuilds only when the sources change: a
+# stamp next to the binary holds a hash of every file in SRC_DIR plus the Go version. Prints the
+# binary's path on stdout when it is (already) built.
+go_build_cached() {
+  local src="$1" name="$2" bin_dir="$PARLEY_CACHE/bin"
+  local bin="$bin_dir/$name" stamp="$bin_dir/$name.stamp" hash tmp
+  [ -f "$src/go.mod" ] || die "$name sources not found at $src"
+  command -v go >/dev/null || die "go is required (Go 1.26 is expected on the machine)"
+  hash="$({
+    (cd "$src" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+    go env GOVERSION
+  } | sha256sum | cut -d' ' -f1)"
+  if [ -x "$bin" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then
+    log "$name up to date"
+    echo "$bin"
+    return 0
+  fi
+  export GOMODCACHE="$PARLEY_CACHE/go/mod" GOCACHE="$PARLEY_CACHE/go/build"
+  export GOTOOLCHAIN=local  # use the installed Go; never download a toolchain
+  export GOFLAGS=-mod=readonly
+  mkdir -p "$bin_dir" "$GOMODCACHE" "$GOCACHE"
+  log "building $bin"
+  tmp="$bin.tmp.$$"
+  (cd "$src" && CGO_ENABLED=0 go build -trimpath -o "$tmp" .) || { rm -f "$tmp"; die "building $name failed"; }
+  mv -f "$tmp" "$bin"
+  echo "$hash" > "$stamp"
+  echo "$bin"
+}
