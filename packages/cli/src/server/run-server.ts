@@ -114,7 +114,7 @@ export async function runServer(
 
     // The server's own SVID for the agent API, re-minted at half-life and on CA changes.
     const material = new RotatingTlsMaterial();
-    let serverSvidExpires = 0;
+    let serverSvidRefreshAt = 0;
     const refreshServerSvid = async () => {
       const key = generateKey('ec-p256');
       const minted = await ca.mintX509Svid({
@@ -125,7 +125,7 @@ export async function runServer(
       });
       material.setIdentity(minted.certChain, key.export({ type: 'pkcs8', format: 'der' }));
       material.setCaCertificates(ca.bundle().x509Authorities.map((c) => c.raw));
-      serverSvidExpires = clock.now() + (minted.expiresAt - clock.now()) / 2;
+      serverSvidRefreshAt = clock.now() + (minted.expiresAt - clock.now()) / 2;
     };
     await refreshServerSvid();
     const unsubscribe = ca.onChange(
@@ -271,8 +271,8 @@ export async function runServer(
       (s) => ca.run(s),
       async (s) => {
         while (!s.aborted) {
-          await sleep(Math.max(1000, serverSvidExpires - clock.now()), s).catch(() => undefined);
-          if (!s.aborted && clock.now() >= serverSvidExpires) await refreshServerSvid();
+          await sleep(Math.max(1000, serverSvidRefreshAt - clock.now()), s).catch(() => undefined);
+          if (!s.aborted && clock.now() >= serverSvidRefreshAt) await refreshServerSvid();
         }
       },
     ];
