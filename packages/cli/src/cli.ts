@@ -1,6 +1,5 @@
 import { ParleyError } from '@parley/core';
 import { type Command, type CliIo, UsageError } from './command.js';
-import { ADMIN_COMMANDS } from './commands/admin-commands.js';
 import { agentRun, serverRun } from './run-commands.js';
 
 const RUN_COMMANDS = { server: serverRun, agent: agentRun } as const;
@@ -8,25 +7,29 @@ const RUN_COMMANDS = { server: serverRun, agent: agentRun } as const;
 /** The CLI's version, from the workspace package. */
 export const VERSION = '0.1.0';
 
-// The command table. Commands arrive with the issues that build their modules (DESIGN §4);
-// only what works is listed.
-const COMMANDS: Readonly<Record<string, Command>> = {
-  ...ADMIN_COMMANDS,
-  version: {
-    summary: 'print the version of parley',
-    run: async (args, io) => {
-      if (args.length > 0) throw new UsageError('version takes no arguments');
-      io.stdout(`parley ${VERSION}\n`);
-      return 0;
-    },
+const VERSION_COMMAND: Command = {
+  summary: 'print the version of parley',
+  run: async (args, io) => {
+    if (args.length > 0) throw new UsageError('version takes no arguments');
+    io.stdout(`parley ${VERSION}\n`);
+    return 0;
   },
 };
 
-function help(): string {
+/**
+ * The command table. Commands arrive with the issues that build their modules (DESIGN §4); only
+ * what works is listed. Loaded on demand: `agent run` must not load the server's modules.
+ */
+async function commands(): Promise<Readonly<Record<string, Command>>> {
+  const { ADMIN_COMMANDS } = await import('./commands/admin-commands.js');
+  return { ...ADMIN_COMMANDS, version: VERSION_COMMAND };
+}
+
+async function help(): Promise<string> {
   const all: [string, Command][] = [
     ['server run', RUN_COMMANDS.server],
     ['agent run', RUN_COMMANDS.agent],
-    ...Object.entries(COMMANDS),
+    ...Object.entries(await commands()),
   ];
   const width = Math.max(...all.map(([name]) => name.length));
   const lines = all.map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
@@ -48,13 +51,13 @@ Flags: -h, --help  help for parley or a command
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
-    io.stdout(help());
+    io.stdout(await help());
     return 0;
   }
   if (name === '--version') return runCli(['version'], io);
   // `server run` and `agent run` start processes; the other `agent …` verbs are admin commands.
   const isRun = args[0] === 'run' && (name === 'server' || name === 'agent');
-  const command = isRun ? RUN_COMMANDS[name] : COMMANDS[name];
+  const command = isRun ? RUN_COMMANDS[name] : (await commands())[name];
   const commandArgs = isRun ? args.slice(1) : args;
   try {
     if (command === undefined) throw new UsageError(`unknown command "${name}"; see parley --help`);

@@ -1,12 +1,7 @@
 import { systemClock } from '@parley/core';
-import { loadAgentConfig } from './agent/agent-config.js';
-import { runAgent } from './agent/run-agent.js';
 import { type CliIo, type Command, UsageError } from './command.js';
 import { parseFlags } from './flags.js';
 import { jsonLog } from './log.js';
-import { runServer } from './server/run-server.js';
-import { loadServerConfig } from './server/server-config.js';
-import { adminApiExtension } from './server/admin-extension.js';
 
 async function untilAborted(
   io: CliIo,
@@ -25,6 +20,10 @@ export const serverRun: Command = {
   run: async (args, io) => {
     const { values } = parseFlags(args, { config: { type: 'string' } });
     if (values.config === undefined) throw new UsageError('server run needs --config FILE');
+    // Each root is loaded only when run: an agent does not load the server's modules.
+    const { loadServerConfig } = await import('./server/server-config.js');
+    const { runServer } = await import('./server/run-server.js');
+    const { adminApiExtension } = await import('./server/admin-extension.js');
     const config = await loadServerConfig(values.config);
     const log = jsonLog('server', io.stderr, () => systemClock.now());
     return untilAborted(io, 'server', (signal) =>
@@ -39,6 +38,8 @@ export const agentRun: Command = {
   run: async (args, io) => {
     const { values } = parseFlags(args, { config: { type: 'string' } });
     if (values.config === undefined) throw new UsageError('agent run needs --config FILE');
+    const { loadAgentConfig } = await import('./agent/agent-config.js');
+    const { runAgent } = await import('./agent/run-agent.js');
     const config = await loadAgentConfig(values.config);
     const log = jsonLog('agent', io.stderr, () => systemClock.now());
     return untilAborted(io, 'agent', (signal) =>
