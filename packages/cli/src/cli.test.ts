@@ -41,3 +41,27 @@ describe('parley CLI', () => {
     assert.match(stdout, /^parley /);
   });
 });
+
+describe('parley server run / agent run configuration', () => {
+  it('reports every problem of a bad config at once, with its path, and exits 1', async () => {
+    const { mkdtemp, writeFile, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'parley-cli-'));
+    try {
+      const file = join(dir, 'server.yaml');
+      await writeFile(file, 'trustDomain: Example.org\ndataDir: d\nca:\n  ttl: soon\nbogus: 1\n');
+      const r = await run('server', 'run', '--config', file);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /trustDomain: invalid trust domain/);
+      assert.match(r.stderr, /ca\.ttl: invalid duration/);
+      assert.match(r.stderr, /bogus: unknown field/);
+      await writeFile(file, 'trustDomain: example.org\ntrustDomain: example.com\n');
+      const dup = await run('agent', 'run', '--config', file);
+      assert.equal(dup.code, 1);
+      assert.match(dup.stderr, /unique|duplicate/i);
+      assert.equal((await run('server', 'run')).code, 2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
