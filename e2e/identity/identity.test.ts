@@ -339,9 +339,19 @@ describe('identity: parley server + agent + real SPIFFE clients', () => {
   it('agent restart: clients reconnect and get the same identity without a new join token', async () => {
     await agent.stop();
     await startAgent();
-    const x509 = JSON.parse((await oracle(['fetch-x509'])).stdout) as {
-      svids: { spiffeId: string }[];
-    };
-    assert.ok(x509.svids.some((s) => s.spiffeId === 'spiffe://example.org/workload'));
+    // The restarted agent re-mints its SVIDs (they are not kept on disk) before it serves.
+    let last = '';
+    await waitFor(
+      'the restarted agent to serve spiffe://example.org/workload',
+      async () => {
+        last = await oracle(['fetch-x509']).then(
+          (r) => r.stdout,
+          (err: Error) => err.message,
+        );
+        return last.includes('spiffe://example.org/workload');
+      },
+      15_000,
+      () => `${last}\n--- agent log ---\n${agent.log()}`,
+    );
   });
 });

@@ -10,7 +10,7 @@ import {
   listenUnixGrpc,
 } from '@parley/agent';
 import { encodeX509popPayload, loadWorkloadApi, x509popSigningInput } from '@parley/api';
-import { type Clock, ParleyError, decodePemBlocks, runTasks } from '@parley/core';
+import { type Clock, ParleyError, decodePemBlocks, runTasks, sleep } from '@parley/core';
 import type { Log } from '../log.js';
 import type { AgentConfig } from './agent-config.js';
 
@@ -47,6 +47,9 @@ async function nodeAttestation(
   };
 }
 
+/** Initial sync attempts before the Workload API opens anyway (about 10 s in all). */
+const INITIAL_SYNC_ATTEMPTS = 6;
+
 /**
  * `parley agent run`: the composition root of the node agent — attestation (or the saved agent
  * SVID), the sync/rotation loop, and the SPIFFE Workload API on its Unix socket with workload
@@ -78,10 +81,18 @@ export async function runAgent(
     log: (message, fields) => log.info(message, fields),
   });
   log.info('agent identity', { spiffeId: manager.agentId.toString() });
-  // One sync before serving, so the first callers find their SVIDs.
-  await manager
-    .tick()
-    .catch((err: unknown) => log.warn('first sync failed; serving what is cached', { error: err }));
+  // Sync before serving, so the first callers find their SVIDs (SVIDs are not kept on disk);
+  // retried for a while, then the agent serves what it has and keeps syncing.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await manager.tick();
+      break;
+    } catch (err) {
+      log.warn('initial sync failed', { attempt, error: err });
+      if (attempt === INITIAL_SYNC_ATTEMPTS || signal.aborted) break;
+      await sleep(500 * attempt, signal).catch(() => undefined);
+    }
+  }
 
   const attestors = createWorkloadAttestors(config.workloadAttestors);
   const grpc = new Server();
