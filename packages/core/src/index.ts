@@ -102,3 +102,4 @@ export {
   formatSelector,
   MAX_SELECTOR_VALUE_LENGTH,
 } from './selector.js';
+export { checkDnsName } from './x509-svid/dns-name.js';

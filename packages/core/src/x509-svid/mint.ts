@@ -24,6 +24,7 @@ import { spkiOf } from '../crypto/spki.js';
 import type { SpiffeId } from '../spiffe-id/spiffe-id.js';
 import type { TrustDomain } from '../spiffe-id/trust-domain.js';
 import { type Certificate, parseCertificate } from './certificate.js';
+import { checkDnsName } from './dns-name.js';
 import { certificateSpiffeId, checkLeafProfile, signingCertificateProblem } from './profile.js';
 
 /** How far NotBefore is backdated to tolerate clock skew between issuer and verifiers. */
@@ -194,16 +195,6 @@ function randomSerial(): Buffer {
   serialOffset += 16;
   serial[0] = ((serial[0] ?? 0) & 0x7f) | 0x40; // positive and a full 16 octets
   return serial;
-}
-
-const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
-
-function checkDnsName(name: string): void {
-  const labels = name.split('.');
-  const ok =
-    name.length <= 253 &&
-    labels.every((l, i) => DNS_LABEL.test(l) || (i === 0 && l === '*' && labels.length > 2));
-  if (!ok) throw invalidArgument(`invalid DNS name "${name.slice(0, 64)}"`);
 }
 
 /**

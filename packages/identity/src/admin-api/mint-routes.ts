@@ -1,9 +1,8 @@
 import {
   type Duration,
   ParleyError,
-  type SpiffeId,
-  type TrustDomain,
   bundleSet,
+  checkDnsName,
   durationMs,
   encodePem,
   invalidArgument,
@@ -13,7 +12,7 @@ import {
   verifyX509Svid,
 } from '@parley/core';
 import { appendAudit } from '@parley/store';
-import { ENTRY_LIMITS, RESERVED_PATH_PREFIX } from '../entries/registration-entry.js';
+import { ENTRY_LIMITS, checkWorkloadId } from '../entries/registration-entry.js';
 import type { AdminApiDeps } from './admin-api-deps.js';
 import { adminAuditEvent } from './admin-audit.js';
 import type { JwtMintDto, X509MintDto } from './admin-dto.js';
@@ -24,26 +23,7 @@ import { formatTimestamp } from './timestamp.js';
 const DEFAULT_X509_TTL = durationMs(3_600_000);
 const DEFAULT_JWT_TTL = durationMs(300_000);
 const MAX_AUDIENCES = 16;
-const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Checks a SPIFFE ID to mint for: a workload ID of the trust domain, not a reserved one. */
-function checkMintId(id: SpiffeId, td: TrustDomain): void {
-  if (!id.memberOf(td))
-    throw invalidArgument(`SPIFFE ID ${id.toString()} is not in trust domain ${td.name}`);
-  if (id.isRoot) throw invalidArgument('SPIFFE ID must have a path');
-  if ((id.path + '/').startsWith(RESERVED_PATH_PREFIX))
-    throw invalidArgument(`SPIFFE ID path ${id.path} is reserved for Parley's own components`);
-}
-
-function checkDnsName(name: string): string {
-  const labels = name.split('.');
-  const ok =
-    name.length <= 253 &&
-    labels.every((l, i) => DNS_LABEL.test(l) || (i === 0 && l === '*' && labels.length > 2));
-  if (!ok) throw invalidArgument(`invalid DNS name "${name.slice(0, 64)}"`);
-  return name;
-}
 
 function ttlOf(seconds: number | undefined, fallback: Duration): Duration {
   return seconds === undefined ? fallback : durationMs(seconds * 1000);
@@ -74,7 +54,7 @@ export function mintRoutes(deps: AdminApiDeps): Route[] {
           ttl: r.has('ttl') ? r.integer('ttl', 0, 1, maxTtl) : undefined,
           dnsNames: readStrings(r, 'dnsNames'),
         }));
-        checkMintId(request.spiffeId, td);
+        checkWorkloadId(td, request.spiffeId);
         if (request.dnsNames.length > ENTRY_LIMITS.dnsNames)
           throw invalidArgument(`at most ${ENTRY_LIMITS.dnsNames} DNS names`);
         request.dnsNames.forEach(checkDnsName);
@@ -123,7 +103,7 @@ export function mintRoutes(deps: AdminApiDeps): Route[] {
             ttl: r.has('ttl') ? r.integer('ttl', 0, 1, maxTtl) : undefined,
           };
         });
-        checkMintId(request.spiffeId, td);
+        checkWorkloadId(td, request.spiffeId);
         const { audience } = request;
         if (audience.length === 0 || audience.length > MAX_AUDIENCES)
           throw invalidArgument(`a JWT-SVID needs 1 to ${MAX_AUDIENCES} audiences`);

@@ -1,5 +1,6 @@
 import type { RegistrationEntryFields } from '@parley/store';
 import {
+  checkDnsName,
   checkSelector,
   formatSelector,
   type SpiffeId,
@@ -30,7 +31,6 @@ export const ENTRY_LIMITS = {
   idLength: 128,
 } as const;
 
-const DNS_LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/i;
 const ENTRY_ID = /^[A-Za-z0-9_.-]+$/;
 
 function checkTtl(name: string, ttl: number): number {
@@ -40,13 +40,16 @@ function checkTtl(name: string, ttl: number): number {
   return ttl;
 }
 
-function checkDnsName(name: string): string {
-  const labels = name.split('.');
-  const ok =
-    name.length <= 253 &&
-    labels.every((l, i) => DNS_LABEL.test(l) || (i === 0 && l === '*' && labels.length > 2));
-  if (!ok) throw invalidArgument(`invalid DNS name "${name.slice(0, 64)}"`);
-  return name;
+/** Checks a workload's SPIFFE ID: in `td`, with a path, not under the reserved `/parley/` prefix. */
+export function checkWorkloadId(td: TrustDomain, id: SpiffeId): SpiffeId {
+  if (!id.memberOf(td)) {
+    throw invalidArgument(`SPIFFE ID ${id.toString()} is not in trust domain ${td.name}`);
+  }
+  if (id.isRoot) throw invalidArgument('SPIFFE ID must have a path');
+  if ((id.path + '/').startsWith(RESERVED_PATH_PREFIX)) {
+    throw invalidArgument(`SPIFFE ID path ${id.path} is reserved for Parley's own components`);
+  }
+  return id;
 }
 
 /**
@@ -58,14 +61,7 @@ function checkDnsName(name: string): string {
  */
 export function validateEntryInput(td: TrustDomain, input: EntryInput): EntryInput {
   const { spiffeId, parentId } = input;
-  if (!spiffeId.memberOf(td))
-    throw invalidArgument(`SPIFFE ID ${spiffeId.toString()} is not in trust domain ${td.name}`);
-  if (spiffeId.isRoot) throw invalidArgument('SPIFFE ID must have a path');
-  if ((spiffeId.path + '/').startsWith(RESERVED_PATH_PREFIX)) {
-    throw invalidArgument(
-      `SPIFFE ID path ${spiffeId.path} is reserved for Parley's own components`,
-    );
-  }
+  checkWorkloadId(td, spiffeId);
   if (!parentId.memberOf(td))
     throw invalidArgument(`parent ID ${parentId.toString()} is not in trust domain ${td.name}`);
   if (input.selectors.length === 0) throw invalidArgument('an entry needs at least one selector');
