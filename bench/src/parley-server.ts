@@ -4,7 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { get, request } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot, type Daemon, freePort, startDaemon, waitFor } from '@parley/testing';
+import { type Daemon, freePort, httpOk, readyOrStop, repoRoot, startDaemon } from '@parley/testing';
 
 /** The built `parley` entry point. */
 export const PARLEY = join(repoRoot, 'packages', 'cli', 'dist', 'main.js');
@@ -46,15 +46,6 @@ export interface ParleyServerOptions {
 }
 
 const BATCH = 500; // the admin API's MAX_BATCH_ENTRIES
-
-function httpOk(url: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    get(url, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    }).on('error', () => resolve(false));
-  });
-}
 
 function httpText(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -131,26 +122,11 @@ export async function startParleyServer(
     ...(process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter((a) => a !== ''),
   ];
   const start = async () => {
-    const started = startDaemon(process.execPath, [
-      ...nodeArgs,
-      PARLEY,
-      'server',
-      'run',
-      '--config',
-      config,
-    ]);
-    try {
-      await waitFor(
-        'parley server ready',
-        () => httpOk(`http://127.0.0.1:${healthPort}/ready`),
-        30_000,
-        () => started.log(),
-      );
-    } catch (err) {
-      await started.stop();
-      throw err;
-    }
-    return started;
+    return readyOrStop(
+      startDaemon(process.execPath, [...nodeArgs, PARLEY, 'server', 'run', '--config', config]),
+      'parley server ready',
+      () => httpOk(`http://127.0.0.1:${healthPort}/ready`),
+    );
   };
   let daemon = await start();
   const admin = async (...args: string[]) => {

@@ -2,10 +2,9 @@
 // datastore, P-256 CA in a memory key manager, 1 h X509-SVIDs, join-token node attestation.
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { get } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { findPeer, type Daemon, freePort, startDaemon, waitFor } from '@parley/testing';
+import { type Daemon, findPeer, freePort, httpOk, readyOrStop, startDaemon } from '@parley/testing';
 
 /** An entry as `spire-server entry create -data` takes it. */
 export interface SpireEntryInput {
@@ -30,15 +29,6 @@ export interface SpireServer {
   /** Creates entries with `entry create -data` in batches; resolves when all were created. */
   createEntries(entries: readonly SpireEntryInput[]): Promise<void>;
   stop(): Promise<void>;
-}
-
-function httpOk(url: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    get(url, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    }).on('error', () => resolve(false));
-  });
 }
 
 /**
@@ -94,18 +84,11 @@ health_checks {
   );
   const printed = await promisify(execFile)(bin, ['--version'], { timeout: 10_000 });
   const version = (printed.stdout + printed.stderr).trim();
-  const daemon = startDaemon(bin, ['run', '-config', config]);
-  try {
-    await waitFor(
-      'spire-server ready',
-      () => httpOk(`http://127.0.0.1:${healthPort}/ready`),
-      30_000,
-      () => daemon.log(),
-    );
-  } catch (err) {
-    await daemon.stop();
-    throw err;
-  }
+  const daemon = await readyOrStop(
+    startDaemon(bin, ['run', '-config', config]),
+    'spire-server ready',
+    () => httpOk(`http://127.0.0.1:${healthPort}/ready`),
+  );
   const cli = async (command: readonly string[], ...args: string[]) => {
     try {
       const { stdout } = await promisify(execFile)(

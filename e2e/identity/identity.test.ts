@@ -10,24 +10,14 @@ import {
   mintCertificateRequest,
   parseSpiffeId,
 } from '@parley/core';
-import { get } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { type TempDir, findPeer, makeTempDir, makeTestCa } from '@parley/testing';
-import { type Daemon, freePort, waitFor } from '@parley/testing';
+import { type Daemon, freePort, httpOk, waitFor } from '@parley/testing';
 import { parley, startParley } from './harness.js';
 
 const run = promisify(execFile);
-
-function httpOk(url: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    get(url, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    }).on('error', () => resolve(false));
-  });
-}
 
 // A real server and agent as separate processes on loopback, driven through the `parley` CLI and
 // used by real SPIFFE clients: go-spiffe (the oracle), py-spiffe and SPIRE's own agent CLI.

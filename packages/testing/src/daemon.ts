@@ -1,6 +1,7 @@
 // Long-running peer processes for tests and benchmarks: started in the background with their
 // output kept in memory, waited on with a bound, and stopped by their own pid.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { get } from 'node:http';
 import { createServer } from 'node:net';
 
 /** A background process with its output kept in memory. */
@@ -77,4 +78,30 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** True when GET `url` answers 200 (false on any error): a readiness probe for waitFor. */
+export function httpOk(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    get(url, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    }).on('error', () => resolve(false));
+  });
+}
+
+/** Waits until `ready` holds for a just-started daemon; stops it (and rethrows) if it never does. */
+export async function readyOrStop(
+  daemon: Daemon,
+  what: string,
+  ready: () => Promise<boolean>,
+  ms = 30_000,
+): Promise<Daemon> {
+  try {
+    await waitFor(what, ready, ms, () => daemon.log());
+    return daemon;
+  } catch (err) {
+    await daemon.stop();
+    throw err;
+  }
 }
