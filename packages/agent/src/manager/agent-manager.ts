@@ -160,8 +160,10 @@ export class AgentManager {
 
   /** One round of work; exported for tests. Returns whether anything changed. */
   async tick(): Promise<void> {
-    await this.#renewIfDue();
+    // Bundles first: an agent SVID signed by a tainted authority is renewed in the same tick,
+    // before an operator can revoke that authority and lock the agent out.
     await this.#refreshBundles();
+    await this.#renewIfDue();
     const known = new Map([...this.cache.entries].map(([id, e]) => [id, e.revision]));
     const sync = await this.#client.sync(known);
     this.cache.applyEntries(sync.changed.map(parseEntryMessage), sync.removed);
