@@ -1,5 +1,7 @@
-/** Wire contracts: the SPIFFE Workload API and Parley's agent API; Envoy xDS/SDS/ext_authz next. */
+/** Wire contracts: the SPIFFE Workload API, Parley's agent API, Envoy's xDS/SDS/ext_authz. */
 export * from './workload/workload-api.js';
 export * from './agent/agent-api.js';
 export * from './agent/x509pop.js';
 export * from './grpc-status.js';
+export * from './xds/xds-protos.js';
+export * from './xds/discovery-messages.js';
