@@ -5,3 +5,4 @@ export * from './agent/x509pop.js';
 export * from './grpc-status.js';
 export * from './xds/xds-protos.js';
 export * from './xds/discovery-messages.js';
+export * from './xds/proto-json.js';

@@ -1,2 +1,3 @@
 /** The mesh module: Git-backed intent compiled to xDS and served over ADS. */
-export {};
+export * from './snapshot/mesh-snapshot.js';
+export * from './bootstrap/proxy-bootstrap.js';

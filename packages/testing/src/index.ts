@@ -9,3 +9,4 @@ export * from './vectors/load-vectors.js';
 export * from './vectors/materialize.js';
 export * from './go-spiffe-oracle.js';
 export * from './daemon.js';
+export * from './envoy.js';
