@@ -26,6 +26,8 @@ export async function startEnvoy(options: {
   readonly waitLive?: boolean;
   readonly logLevel?: string;
   readonly timeoutMs?: number;
+  /** Worker threads (`--concurrency`); Envoy's default is one per core. */
+  readonly concurrency?: number;
 }): Promise<Envoy> {
   const config = join(options.dir, `${options.name}.bootstrap.json`);
   const adminPath = join(options.dir, `${options.name}.admin`);
@@ -43,6 +45,7 @@ export async function startEnvoy(options: {
     `${options.name}-${process.pid}-${started}`,
     '--drain-time-s',
     '1',
+    ...(options.concurrency === undefined ? [] : ['--concurrency', String(options.concurrency)]),
   ]);
   let adminUrl = '';
   await readyOrStop(
