@@ -11,3 +11,8 @@ export * from './peer/peer-credentials.js';
 export * from './workload-attestor/workload-attestors.js';
 export * from './workload-attestor/attest-caller.js';
 export * from './workload-attestor/unix-attestor.js';
+export * from './sds/sds-service.js';
+export * from './sds/sds-secrets.js';
+export * from './workload-sockets/socket-selector.js';
+export * from './workload-sockets/serve-agent-socket.js';
+export * from './workload-sockets/workload-sockets.js';

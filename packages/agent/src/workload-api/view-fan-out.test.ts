@@ -43,6 +43,27 @@ describe('ViewFanOut', () => {
     );
   });
 
+  it('tells view watchers at once and once per coalesced change, sharing the stream view', async () => {
+    const fanOut = new ViewFanOut(cache, log);
+    const seen: boolean[] = [];
+    const r = recorder();
+    const leaveStream = fanOut.join(ALICE, r.subscriber);
+    const unwatch = fanOut.watch(ALICE, (outcome) => seen.push(outcome.ok));
+    assert.deepEqual(seen, [true]);
+    const views = cache.viewCalls;
+    cache.notify();
+    cache.notify();
+    await settle();
+    assert.deepEqual(seen, [true, true]);
+    assert.equal(cache.viewCalls - views, 1, 'the stream and the watcher share one view');
+    unwatch();
+    cache.notify();
+    await settle();
+    assert.equal(seen.length, 2, 'no call after unwatch');
+    leaveStream();
+    assert.equal(cache.listenerCount, 0, 'unsubscribed once nobody is left');
+  });
+
   it('sends the first message on join and coalesces change events into one computation', async () => {
     const fanOut = new ViewFanOut(cache, log);
     const r1 = recorder();

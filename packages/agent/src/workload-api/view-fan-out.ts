@@ -22,7 +22,8 @@ export interface StreamSubscriber<K extends StreamKind = StreamKind> {
   end(status: StatusObject): void;
 }
 
-type ViewOutcome =
+/** A group's current view, or the status that ends the streams of its callers. */
+export type ViewOutcome =
   | { readonly ok: true; readonly view: WorkloadView }
   | { readonly ok: false; readonly status: StatusObject };
 
@@ -39,6 +40,12 @@ interface Member {
   sentVersion: number;
 }
 
+/** A view watcher (e.g. an SDS stream): told each new view epoch of its group. */
+interface Watcher {
+  readonly listener: (outcome: ViewOutcome) => void;
+  seenEpoch: number;
+}
+
 /** The streams of callers with the same selector set: they share one view. */
 interface Group {
   readonly key: string;
@@ -48,6 +55,7 @@ interface Group {
   dirty: boolean;
   readonly members: Map<StreamKind, Set<Member>>;
   readonly states: Map<StreamKind, KindState>;
+  readonly watchers: Set<Watcher>;
 }
 
 /** A canonical key for a selector set (order and duplicates do not matter). */
@@ -74,6 +82,32 @@ export class ViewFanOut {
 
   /** Registers a stream and sends it its first message (or ends it); returns its leave function. */
   join(selectors: readonly Selector[], subscriber: StreamSubscriber): () => void {
+    const group = this.#group(selectors);
+    const member: Member = { subscriber, sentVersion: 0 };
+    let members = group.members.get(subscriber.kind);
+    if (members === undefined) group.members.set(subscriber.kind, (members = new Set()));
+    members.add(member);
+    const joined = group;
+    this.#refresh(joined, subscriber.kind);
+    return () => this.#leave(joined, member);
+  }
+
+  /**
+   * Registers a watcher of the caller's view: `listener` is called at once with the current view
+   * and again, once per event-loop turn at most, whenever a cache change produced a new view (it
+   * may be equal to the previous one). Returns the unwatch function.
+   */
+  watch(selectors: readonly Selector[], listener: (outcome: ViewOutcome) => void): () => void {
+    const group = this.#group(selectors);
+    const watcher: Watcher = { listener, seenEpoch: -1 };
+    group.watchers.add(watcher);
+    this.#notifyWatchers(group);
+    return () => {
+      if (group.watchers.delete(watcher)) this.#dropIfIdle(group);
+    };
+  }
+
+  #group(selectors: readonly Selector[]): Group {
     this.#unsubscribe ??= this.cache.subscribe(() => this.#changed());
     const key = selectorKey(selectors);
     let group = this.#groups.get(key);
@@ -86,16 +120,31 @@ export class ViewFanOut {
         dirty: true,
         members: new Map(),
         states: new Map(),
+        watchers: new Set(),
       };
       this.#groups.set(key, group);
     }
-    const member: Member = { subscriber, sentVersion: 0 };
-    let members = group.members.get(subscriber.kind);
-    if (members === undefined) group.members.set(subscriber.kind, (members = new Set()));
-    members.add(member);
-    const joined = group;
-    this.#refresh(joined, subscriber.kind);
-    return () => this.#leave(joined, member);
+    return group;
+  }
+
+  #dropIfIdle(group: Group): void {
+    if (group.members.size > 0 || group.watchers.size > 0) return;
+    if (this.#groups.get(group.key) !== group) return;
+    this.#groups.delete(group.key);
+    if (this.#groups.size === 0) {
+      this.#unsubscribe?.();
+      this.#unsubscribe = undefined;
+    }
+  }
+
+  #notifyWatchers(group: Group): void {
+    if (group.watchers.size === 0) return;
+    const outcome = this.#outcome(group);
+    for (const watcher of [...group.watchers]) {
+      if (watcher.seenEpoch === group.epoch || !group.watchers.has(watcher)) continue;
+      watcher.seenEpoch = group.epoch;
+      watcher.listener(outcome);
+    }
   }
 
   /** The caller's current view, shared with its open streams when they hold an up-to-date one. */
@@ -113,13 +162,7 @@ export class ViewFanOut {
       group.members.delete(member.subscriber.kind);
       group.states.delete(member.subscriber.kind);
     }
-    if (group.members.size === 0 && this.#groups.get(group.key) === group) {
-      this.#groups.delete(group.key);
-      if (this.#groups.size === 0) {
-        this.#unsubscribe?.();
-        this.#unsubscribe = undefined;
-      }
-    }
+    this.#dropIfIdle(group);
   }
 
   #changed(): void {
@@ -131,6 +174,7 @@ export class ViewFanOut {
       for (const group of [...this.#groups.values()]) {
         if (!group.dirty) continue;
         for (const kind of [...group.members.keys()]) this.#refresh(group, kind);
+        this.#notifyWatchers(group);
       }
     });
   }

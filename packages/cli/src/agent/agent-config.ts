@@ -27,6 +27,23 @@ export interface AgentConfig {
   readonly x509pop: { readonly certChainFile: string; readonly keyFile: string } | undefined;
   readonly syncInterval: Duration;
   readonly workloadAttestors: WorkloadAttestorsConfig;
+  /** Per-workload sockets (DESIGN §1): `<dir>/<name>.sock` for each `parley:socket:<name>`. */
+  readonly workloadSockets: WorkloadSocketsConfig | undefined;
+}
+
+/** Where and how the agent serves per-workload sockets. */
+export interface WorkloadSocketsConfig {
+  readonly dir: string;
+  /** Permission bits of each socket: 0o600 (default) or 0o660 (the agent's group may connect). */
+  readonly mode: number;
+}
+
+/** The socket modes a config may name, as written in the config. */
+const SOCKET_MODES = { '0600': 0o600, '0660': 0o660 } as const;
+
+/** Resolves a required path field, which is undefined at run time when missing (a problem then). */
+function optionalPath(value: string | undefined, path: (p: string) => string): string {
+  return value === undefined ? '' : path(value);
 }
 
 /** Reads and checks an agent config file. */
@@ -40,6 +57,7 @@ export function readAgentConfig(r: ObjectReader, path: (p: string) => string): A
   const dataDir = path(r.string('dataDir'));
   const attestors = r.object('workloadAttestors');
   const x509pop = r.object('x509pop');
+  const sockets = r.object('workloadSockets');
   if (x509pop !== undefined && r.has('joinToken'))
     r.problem('x509pop', 'use either joinToken or x509pop');
   return {
@@ -64,5 +82,18 @@ export function readAgentConfig(r: ObjectReader, path: (p: string) => string): A
       attestors === undefined
         ? { unix: { discoverWorkloadPath: true, workloadSizeLimit: 512 * 1024 * 1024 } }
         : readWorkloadAttestorsConfig(attestors),
+    workloadSockets:
+      sockets === undefined
+        ? undefined
+        : {
+            dir: optionalPath(sockets.string('dir'), path),
+            mode: SOCKET_MODES[
+              sockets.oneOf(
+                'mode',
+                Object.keys(SOCKET_MODES) as (keyof typeof SOCKET_MODES)[],
+                '0600',
+              )
+            ],
+          },
   };
 }

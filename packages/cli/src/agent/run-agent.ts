@@ -1,16 +1,16 @@
 import { createPrivateKey, sign } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { Server } from '@grpc/grpc-js';
 import {
   AgentManager,
+  type AgentSocketDeps,
   type NodeAttestationPlugin,
+  WorkloadSockets,
   attestCaller,
-  createWorkloadApiService,
   createWorkloadAttestors,
-  listenUnixGrpc,
+  serveAgentSocket,
 } from '@parley/agent';
-import { encodeX509popPayload, loadWorkloadApi, x509popSigningInput } from '@parley/api';
-import { type Clock, ParleyError, decodePemBlocks, runTasks, sleep } from '@parley/core';
+import { encodeX509popPayload, x509popSigningInput } from '@parley/api';
+import { type Clock, ParleyError, type Task, decodePemBlocks, runTasks, sleep } from '@parley/core';
 import type { Log } from '../log.js';
 import type { AgentConfig } from './agent-config.js';
 
@@ -52,8 +52,9 @@ const INITIAL_SYNC_ATTEMPTS = 6;
 
 /**
  * `parley agent run`: the composition root of the node agent — attestation (or the saved agent
- * SVID), the sync/rotation loop, and the SPIFFE Workload API on its Unix socket with workload
- * attestation by peer credentials. Runs until `signal` aborts or a task fails.
+ * SVID), the sync/rotation loop, and the SPIFFE Workload API and Envoy's SDS on its Unix socket
+ * with workload attestation by peer credentials, plus the per-workload sockets when configured.
+ * Runs until `signal` aborts or a task fails.
  */
 export async function runAgent(
   config: AgentConfig,
@@ -95,23 +96,44 @@ export async function runAgent(
   }
 
   const attestors = createWorkloadAttestors(config.workloadAttestors);
-  const grpc = new Server();
-  grpc.addService(
-    loadWorkloadApi().SpiffeWorkloadAPI.service,
-    createWorkloadApiService({
-      identify: (call) => attestCaller(call, attestors),
-      cache: manager.cache,
-      clock,
-      log: { warn: (m, f) => log.warn(m, f), error: (m, f) => log.error(m, f) },
-    }),
-  );
-  const listener = await listenUnixGrpc(grpc, config.socketPath);
-  log.info('Workload API listening', { socket: config.socketPath });
+  const socketDeps: AgentSocketDeps = {
+    attest: (call) => attestCaller(call, attestors),
+    cache: manager.cache,
+    clock,
+    log: { warn: (m, f) => log.warn(m, f), error: (m, f) => log.error(m, f) },
+  };
+  // The general socket: callers get what their peer credentials entitle them to, never a
+  // `parley:socket:*` selector.
+  const general = await serveAgentSocket(config.socketPath, socketDeps);
+  const tasks: Task[] = [(s) => manager.run(s)];
+  const socketsConfig = config.workloadSockets;
+  if (socketsConfig !== undefined) {
+    const sockets = new WorkloadSockets({
+      dir: socketsConfig.dir,
+      entries: manager.cache,
+      serve: (name, path) =>
+        serveAgentSocket(path, socketDeps, { mode: socketsConfig.mode, socketName: name }),
+      log: { info: (m, f) => log.info(m, f), warn: (m, f) => log.warn(m, f) },
+    });
+    // Open the sockets of the entries synced so far before reporting ready.
+    try {
+      await sockets.reconcile();
+    } catch (err) {
+      await general.close();
+      throw err;
+    }
+    tasks.push((s) => sockets.run(s));
+    log.info('per-workload sockets enabled', {
+      dir: socketsConfig.dir,
+      sockets: [...sockets.paths.keys()],
+    });
+  }
+  // Tests and `parley up` wait for this line: every socket is served once it is logged.
+  log.info('Workload API listening', { socket: config.socketPath, services: ['workload', 'sds'] });
   deps.onReady?.();
   try {
-    await runTasks(signal, [(s) => manager.run(s)]);
+    await runTasks(signal, tasks);
   } finally {
-    grpc.forceShutdown();
-    await listener.close();
+    await general.close();
   }
 }
