@@ -1,5 +1,5 @@
 import protobuf from 'protobufjs';
-import { xdsRoot } from './xds-protos.js';
+import { type EncodedAny, decodeAny, xdsRoot } from './xds-protos.js';
 
 const TYPE_URL_PREFIX = 'type.googleapis.com/';
 
@@ -12,7 +12,6 @@ const TYPE_URL_PREFIX = 'type.googleapis.com/';
 export function toProto3Json(typeName: string, object: unknown): unknown {
   return convertMessage(xdsRoot().lookupType(typeName), object);
 }
-
 
 function convertMessage(type: protobuf.Type, value: unknown): unknown {
   const object = value as Record<string, unknown>;
@@ -103,4 +102,11 @@ function convertValue(value: unknown): unknown {
   }
   if ('nullValue' in v) return null;
   return v['stringValue'] ?? v['numberValue'] ?? v['boolValue'];
+}
+
+/** An encoded resource as proto3 JSON (with its `@type`), as Envoy's `/config_dump` shows it. */
+export function anyToProto3Json(any: EncodedAny): Record<string, unknown> {
+  const typeName = any.type_url.slice(TYPE_URL_PREFIX.length);
+  const { '@type': _, ...fields } = decodeAny(any);
+  return { '@type': any.type_url, ...(toProto3Json(typeName, fields) as object) };
 }

@@ -1,0 +1,153 @@
+import { lstat, readFile, readdir } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { ParleyError, parseSpiffeId } from '@parley/core';
+import {
+  MESH_CONFIG_LIMITS,
+  type MeshConfig,
+  type MeshFile,
+  compileMesh,
+  formatMeshProblem,
+  parseMeshConfig,
+  renderProxy,
+} from '@parley/mesh';
+import { UsageError } from '../command.js';
+import { type Subcommand, commandGroup } from './command-group.js';
+import { parseFlags } from '../flags.js';
+import { outputFormat, renderData } from './output.js';
+
+/**
+ * Reads every `*.yaml`/`*.yml` file under `dir` (recursively, skipping dot-directories such as
+ * `.git` and symbolic links), bounded as the server bounds a commit.
+ */
+export async function readMeshDir(dir: string): Promise<MeshFile[]> {
+  const files: MeshFile[] = [];
+  let total = 0;
+  const walk = async (path: string, depth: number): Promise<void> => {
+    if (depth > 32) throw new ParleyError('invalid-argument', `${path}: directories nest too deep`);
+    let entries;
+    try {
+      entries = await readdir(path, { withFileTypes: true });
+    } catch (err) {
+      throw new ParleyError(
+        'invalid-argument',
+        `cannot read directory ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
+    }
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const full = join(path, e.name);
+      if (e.isDirectory()) {
+        if (!e.name.startsWith('.')) await walk(full, depth + 1);
+        continue;
+      }
+      if (!e.isFile() || !/\.ya?ml$/.test(e.name)) continue;
+      if (files.length >= MESH_CONFIG_LIMITS.files) {
+        throw new ParleyError(
+          'invalid-argument',
+          `${dir} has more than ${MESH_CONFIG_LIMITS.files} YAML files`,
+        );
+      }
+      const { size } = await lstat(full);
+      if (size > MESH_CONFIG_LIMITS.fileBytes) {
+        throw new ParleyError(
+          'invalid-argument',
+          `${full} is larger than ${MESH_CONFIG_LIMITS.fileBytes} bytes`,
+        );
+      }
+      total += size;
+      if (total > MESH_CONFIG_LIMITS.totalBytes) {
+        throw new ParleyError(
+          'invalid-argument',
+          `${dir} holds more than ${MESH_CONFIG_LIMITS.totalBytes} bytes of YAML`,
+        );
+      }
+      files.push({
+        path: relative(dir, full).split(sep).join('/'),
+        text: await readFile(full, 'utf8'),
+      });
+    }
+  };
+  await walk(dir, 0);
+  return files;
+}
+
+/** Parses DIR, printing every problem (one per line) when it is not valid. */
+async function load(
+  dir: string,
+  io: Parameters<Subcommand>[1],
+): Promise<{ config: MeshConfig; files: number } | undefined> {
+  const files = await readMeshDir(dir);
+  const result = parseMeshConfig(files);
+  if (!result.ok) {
+    io.stdout(result.problems.map((p) => `${formatMeshProblem(p)}\n`).join(''));
+    io.stderr(`parley: ${dir}: ${result.problems.length} problem(s)\n`);
+    return undefined;
+  }
+  return { config: result.config, files: files.length };
+}
+
+const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+
+/** `parley mesh validate DIR` and `parley mesh render DIR --node ID`, offline. */
+export const MESH_SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
+  validate: async (args, io) => {
+    const { positionals } = parseFlags(args, {}, 1);
+    const dir = positionals[0];
+    if (dir === undefined) throw new UsageError('mesh validate needs a directory');
+    const loaded = await load(dir, io);
+    if (loaded === undefined) return 1;
+    const c = loaded.config;
+    io.stdout(
+      `valid: ${count(c.services.length, 'service')}, ${count(c.routes.length, 'route')}, ` +
+        `${count(c.trafficPolicies.length, 'traffic policy').replace('policys', 'policies')}, ` +
+        `${count(c.authorizationPolicies.length, 'authorization policy').replace('policys', 'policies')} ` +
+        `in ${count(loaded.files, 'file')}\n`,
+    );
+    return 0;
+  },
+  render: async (args, io) => {
+    const { values, positionals } = parseFlags(
+      args,
+      {
+        node: { type: 'string' },
+        instance: { type: 'string' },
+        output: { type: 'string', short: 'o' },
+      },
+      1,
+    );
+    const dir = positionals[0];
+    if (dir === undefined) throw new UsageError('mesh render needs a directory');
+    if (values.node === undefined) throw new UsageError('mesh render needs --node SPIFFE_ID');
+    let trustDomain: string;
+    try {
+      trustDomain = parseSpiffeId(values.node).trustDomain.name;
+    } catch (err) {
+      throw new UsageError(`--node: ${(err as Error).message}`);
+    }
+    const format = outputFormat(values.output, ['json', 'yaml'] as const, 'json');
+    const loaded = await load(dir, io);
+    if (loaded === undefined) return 1;
+    const snapshot = compileMesh(loaded.config, { commit: 'local', trustDomain });
+    const metadata = values.instance === undefined ? {} : { instance: values.instance };
+    const result = renderProxy(snapshot, { id: values.node, metadata });
+    if (!result.ok) throw new ParleyError('not-found', result.reason);
+    io.stdout(renderData(format, result.rendered));
+    return 0;
+  },
+};
+
+/** `parley mesh validate|render`: the mesh config, checked and compiled offline. */
+export const meshCommand = commandGroup(
+  'mesh',
+  'mesh config: mesh validate DIR | mesh render DIR --node ID',
+  `Usage:
+  parley mesh validate DIR
+      Checks every *.yaml/*.yml under DIR as the server checks a commit; prints each problem as
+      file:line: field.path: message. Exit 0 when valid, 1 when not.
+  parley mesh render DIR --node SPIFFE_ID [--instance NAME] [-o json|yaml]
+      Prints the listeners, routes, clusters and endpoints the proxy with that SPIFFE ID (and
+      node.metadata.instance NAME, when its service has several instances) would get.
+Exit codes: 0 success, 1 failed, 2 usage error.
+`,
+  MESH_SUBCOMMANDS,
+);

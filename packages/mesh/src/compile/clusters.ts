@@ -1,0 +1,128 @@
+import type { ProtoObject } from '@parley/api';
+import type { Endpoint, Service, TrafficPolicy } from '../model/mesh-config.js';
+import { MESH_NAMES } from '../snapshot/mesh-snapshot.js';
+import { INBOUND_APP_CLUSTER } from './listeners.js';
+import { ADS_SOURCE, TYPE, duration, sdsSecret, socketAddress } from './xds-resource.js';
+
+const CONNECT_TIMEOUT_MS = 5000;
+
+const LB_POLICY = {
+  roundRobin: 'ROUND_ROBIN',
+  leastRequest: 'LEAST_REQUEST',
+  random: 'RANDOM',
+  ringHash: 'RING_HASH',
+} as const;
+
+function protocolOptions(service: Service): ProtoObject {
+  const protocol = service.ports[0]?.protocol;
+  return protocol === 'http2' || protocol === 'grpc'
+    ? {
+        typed_extension_protocol_options: {
+          'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+            '@type': TYPE.httpProtocolOptions,
+            explicit_http_config: { http2_protocol_options: {} },
+          },
+        },
+      }
+    : {};
+}
+
+/**
+ * The SDS name of the validation context for a destination: `ROOTCA` in the mesh's own trust
+ * domain, else `spiffe://<its trust domain>` (a federated bundle).
+ */
+export function validationContextName(service: Service, trustDomain: string | undefined): string {
+  const td = service.spiffeId.trustDomain.name;
+  return trustDomain === undefined || td === trustDomain
+    ? MESH_NAMES.ownTrustDomain
+    : `spiffe://${td}`;
+}
+
+/**
+ * The cluster of a destination service: endpoints by EDS over ADS, mTLS with the proxy's own SVID
+ * that accepts exactly the destination's SPIFFE ID, and the service's TrafficPolicy.
+ */
+export function destinationCluster(
+  service: Service,
+  policy: TrafficPolicy | undefined,
+  trustDomain: string | undefined,
+): ProtoObject {
+  const lb = policy?.loadBalancer;
+  const pool = policy?.connectionPool;
+  const od = policy?.outlierDetection;
+  const limit = (v: number | undefined) => (v === undefined ? {} : { value: v });
+  return {
+    name: service.metadata.name,
+    type: 'EDS',
+    eds_cluster_config: { eds_config: ADS_SOURCE },
+    connect_timeout: duration(CONNECT_TIMEOUT_MS),
+    lb_policy: LB_POLICY[lb?.policy ?? 'roundRobin'],
+    ...(lb?.ringHash !== undefined && {
+      ring_hash_lb_config: { minimum_ring_size: { value: lb.ringHash.minimumRingSize } },
+    }),
+    ...(lb?.localityWeighted === true && {
+      common_lb_config: { locality_weighted_lb_config: {} },
+    }),
+    ...(pool !== undefined && {
+      circuit_breakers: {
+        thresholds: [
+          {
+            priority: 'DEFAULT',
+            ...(pool.maxConnections !== undefined && {
+              max_connections: limit(pool.maxConnections),
+            }),
+            ...(pool.maxPendingRequests !== undefined && {
+              max_pending_requests: limit(pool.maxPendingRequests),
+            }),
+            ...(pool.maxRequests !== undefined && { max_requests: limit(pool.maxRequests) }),
+            ...(pool.maxRetries !== undefined && { max_retries: limit(pool.maxRetries) }),
+          },
+        ],
+      },
+    }),
+    ...(od !== undefined && {
+      outlier_detection: {
+        consecutive_5xx: { value: od.consecutive5xx },
+        interval: duration(od.interval),
+        base_ejection_time: duration(od.baseEjectionTime),
+        max_ejection_percent: { value: od.maxEjectionPercent },
+      },
+    }),
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': TYPE.upstreamTls,
+        sni: service.metadata.name,
+        common_tls_context: {
+          tls_params: { tls_minimum_protocol_version: 'TLSv1_2' },
+          tls_certificate_sds_secret_configs: [sdsSecret(MESH_NAMES.ownCertificate)],
+          combined_validation_context: {
+            default_validation_context: {
+              match_typed_subject_alt_names: [
+                { san_type: 'URI', matcher: { exact: service.spiffeId.toString() } },
+              ],
+            },
+            validation_context_sds_secret_config: sdsSecret(
+              validationContextName(service, trustDomain),
+            ),
+          },
+        },
+      },
+    },
+    ...protocolOptions(service),
+  };
+}
+
+/** The cluster of the local app behind an instance's inbound listener (plain, on loopback). */
+export function inboundAppCluster(service: Service, endpoint: Endpoint): ProtoObject {
+  return {
+    name: INBOUND_APP_CLUSTER,
+    type: 'STATIC',
+    connect_timeout: duration(CONNECT_TIMEOUT_MS),
+    load_assignment: {
+      cluster_name: INBOUND_APP_CLUSTER,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(endpoint.app) } }] }],
+    },
+    ...protocolOptions(service),
+  };
+}

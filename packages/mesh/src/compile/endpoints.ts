@@ -1,0 +1,58 @@
+import type { ProtoObject } from '@parley/api';
+import type { Endpoint, Service, TrafficPolicy } from '../model/mesh-config.js';
+import { socketAddress } from './xds-resource.js';
+
+/** The failover priority of an endpoint: the index of the first failover entry it matches. */
+function rawPriority(e: Endpoint, policy: TrafficPolicy | undefined): number {
+  const failover = policy?.loadBalancer.failover ?? [];
+  const i = failover.findIndex(
+    (f) => e.locality?.region === f.region && (f.zone === undefined || e.locality.zone === f.zone),
+  );
+  return i < 0 ? failover.length : i;
+}
+
+/**
+ * The ClusterLoadAssignment of a service: its instances' sidecar inbound addresses, grouped by
+ * locality and failover priority (priorities renumbered 0..n without gaps, as Envoy requires).
+ */
+export function clusterLoadAssignment(
+  service: Service,
+  endpoints: readonly Endpoint[],
+  policy: TrafficPolicy | undefined,
+): ProtoObject {
+  const raw = endpoints.map((e) => rawPriority(e, policy));
+  const used = [...new Set(raw)].sort((a, b) => a - b);
+  const groups = new Map<
+    string,
+    { priority: number; locality?: Endpoint['locality']; endpoints: Endpoint[] }
+  >();
+  endpoints.forEach((e, i) => {
+    const priority = used.indexOf(raw[i] ?? 0);
+    const key = JSON.stringify([priority, e.locality?.region ?? '', e.locality?.zone ?? '']);
+    let g = groups.get(key);
+    if (g === undefined) {
+      g = { priority, ...(e.locality !== undefined && { locality: e.locality }), endpoints: [] };
+      groups.set(key, g);
+    }
+    g.endpoints.push(e);
+  });
+  const weighted = policy?.loadBalancer.localityWeighted === true;
+  return {
+    cluster_name: service.metadata.name,
+    endpoints: [...groups.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, g]) => ({
+        ...(g.locality !== undefined && {
+          locality: { region: g.locality.region, zone: g.locality.zone },
+        }),
+        lb_endpoints: g.endpoints.map((e) => ({
+          endpoint: { address: socketAddress(e.inbound), hostname: e.name },
+          load_balancing_weight: { value: e.weight },
+        })),
+        ...(weighted && {
+          load_balancing_weight: { value: g.endpoints.reduce((a, e) => a + e.weight, 0) },
+        }),
+        priority: g.priority,
+      })),
+  };
+}

@@ -1,0 +1,184 @@
+import type { ProtoObject } from '@parley/api';
+import type {
+  HeaderMutation,
+  Route,
+  RouteRule,
+  Service,
+  StringMatch,
+  TrafficPolicy,
+} from '../model/mesh-config.js';
+import { TYPE, duration, fractionalPercent } from './xds-resource.js';
+
+function stringMatcher(m: StringMatch): ProtoObject {
+  if ('exact' in m) return { exact: m.exact };
+  if ('prefix' in m) return { prefix: m.prefix };
+  return { safe_regex: { regex: m.regex } };
+}
+
+function routeMatch(rule: RouteRule): ProtoObject {
+  const { path, headers, method } = rule.match;
+  const pathPart =
+    path === undefined
+      ? { prefix: '/' }
+      : 'exact' in path
+        ? { path: path.exact }
+        : 'prefix' in path
+          ? { prefix: path.prefix }
+          : { safe_regex: { regex: path.regex } };
+  const headerParts = headers.map((h) =>
+    'present' in h
+      ? { name: h.name, present_match: h.present }
+      : { name: h.name, string_match: stringMatcher(h) },
+  );
+  if (method !== undefined) headerParts.push({ name: ':method', string_match: { exact: method } });
+  return { ...pathPart, ...(headerParts.length > 0 && { headers: headerParts }) };
+}
+
+function mutation(m: HeaderMutation, side: 'request' | 'response'): ProtoObject {
+  return {
+    ...(m.add.length > 0 && {
+      [`${side}_headers_to_add`]: m.add.map((a) => ({
+        header: { key: a.name, value: a.value },
+        append_action: a.append ? 'APPEND_IF_EXISTS_OR_ADD' : 'OVERWRITE_IF_EXISTS_OR_ADD',
+      })),
+    }),
+    ...(m.remove.length > 0 && { [`${side}_headers_to_remove`]: [...m.remove] }),
+  };
+}
+
+function hashPolicy(rule: RouteRule, policies: ReadonlyMap<string, TrafficPolicy>): ProtoObject {
+  const headers = [
+    ...new Set(
+      rule.destinations.flatMap((d) => {
+        const h = policies.get(d.service)?.loadBalancer.ringHash?.header;
+        return h === undefined ? [] : [h];
+      }),
+    ),
+  ].sort();
+  return headers.length === 0
+    ? {}
+    : { hash_policy: headers.map((header_name) => ({ header: { header_name } })) };
+}
+
+function routeAction(rule: RouteRule, policies: ReadonlyMap<string, TrafficPolicy>): ProtoObject {
+  const [only, ...rest] = rule.destinations;
+  const target =
+    only !== undefined && rest.length === 0
+      ? { cluster: only.service }
+      : {
+          weighted_clusters: {
+            clusters: rule.destinations.map((d) => ({
+              name: d.service,
+              weight: { value: d.weight },
+            })),
+          },
+        };
+  const { retries, mirror, rewrite } = rule;
+  return {
+    ...target,
+    ...(rule.timeout !== undefined && { timeout: duration(rule.timeout) }),
+    ...(retries !== undefined && {
+      retry_policy: {
+        retry_on: retries.retryOn.join(','),
+        num_retries: { value: retries.attempts },
+        ...(retries.perTryTimeout !== undefined && {
+          per_try_timeout: duration(retries.perTryTimeout),
+        }),
+      },
+    }),
+    ...(mirror !== undefined && {
+      request_mirror_policies: [
+        {
+          cluster: mirror.service,
+          runtime_fraction: { default_value: fractionalPercent(mirror.percentage) },
+        },
+      ],
+    }),
+    ...(rewrite?.prefix !== undefined && { prefix_rewrite: rewrite.prefix }),
+    ...(rewrite?.host !== undefined && { host_rewrite_literal: rewrite.host }),
+    ...hashPolicy(rule, policies),
+  };
+}
+
+function faultConfig(rule: RouteRule): ProtoObject {
+  const f = rule.fault;
+  if (f === undefined) return {};
+  return {
+    typed_per_filter_config: {
+      'envoy.filters.http.fault': {
+        '@type': TYPE.fault,
+        ...(f.delay !== undefined && {
+          delay: {
+            fixed_delay: duration(f.delay.fixedDelay),
+            percentage: fractionalPercent(f.delay.percentage),
+          },
+        }),
+        ...(f.abort !== undefined && {
+          abort: {
+            http_status: f.abort.httpStatus,
+            percentage: fractionalPercent(f.abort.percentage),
+          },
+        }),
+      },
+    },
+  };
+}
+
+/** The Envoy route of one rule, named `<host>/<rule name>` (the access log's `route`). */
+export function ruleRoute(
+  host: string,
+  rule: RouteRule,
+  policies: ReadonlyMap<string, TrafficPolicy>,
+): ProtoObject {
+  return {
+    name: `${host}/${rule.name}`,
+    match: routeMatch(rule),
+    route: routeAction(rule, policies),
+    ...faultConfig(rule),
+    ...mutation(rule.requestHeaders, 'request'),
+    ...mutation(rule.responseHeaders, 'response'),
+  };
+}
+
+/**
+ * The virtual host of a destination service: domains `name` and `name:port`, the rules of its
+ * Route in order, or one route to the service itself when it has none.
+ */
+export function virtualHost(
+  service: Service,
+  route: Route | undefined,
+  policies: ReadonlyMap<string, TrafficPolicy>,
+): ProtoObject {
+  const name = service.metadata.name;
+  const policy = policies.get(name)?.loadBalancer.ringHash?.header;
+  return {
+    name,
+    domains: [name, ...service.ports.map((p) => `${name}:${p.port}`)],
+    routes:
+      route === undefined
+        ? [
+            {
+              name: `${name}/default`,
+              match: { prefix: '/' },
+              route: {
+                cluster: name,
+                ...(policy !== undefined && { hash_policy: [{ header: { header_name: policy } }] }),
+              },
+            },
+          ]
+        : route.rules.map((rule) => ruleRoute(name, rule, policies)),
+  };
+}
+
+/** The outbound RouteConfiguration: one virtual host per destination service, sorted by name. */
+export function outboundRouteConfiguration(
+  name: string,
+  services: readonly Service[],
+  routes: ReadonlyMap<string, Route>,
+  policies: ReadonlyMap<string, TrafficPolicy>,
+): ProtoObject {
+  return {
+    name,
+    virtual_hosts: services.map((s) => virtualHost(s, routes.get(s.metadata.name), policies)),
+  };
+}
