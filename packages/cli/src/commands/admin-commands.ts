@@ -6,6 +6,7 @@ import type { AdminCommand } from './command-group.js';
 import { entryCommand } from './entry-command.js';
 import { healthcheckCommand } from './healthcheck-command.js';
 import { jwtCommand, x509Command } from './mint-commands.js';
+import { meshCommand } from './mesh-command.js';
 import { proxyCommand } from './proxy-command.js';
 import { tokenCommand } from './token-command.js';
 
@@ -24,4 +25,5 @@ export const ADMIN_COMMANDS: Readonly<Record<string, AdminCommand>> = {
   healthcheck: healthcheckCommand,
   api: apiCommand,
   proxy: proxyCommand,
+  mesh: meshCommand,
 };

@@ -34,6 +34,19 @@ export interface ServerConfig {
   readonly agentSvidTtl: Duration;
   readonly joinToken: boolean;
   readonly x509pop: { readonly caBundleFile: string } | undefined;
+  /** The mesh module (ADS to Envoy from a Git repository of intent); off when absent. */
+  readonly mesh: MeshConfig | undefined;
+}
+
+/** `mesh:` settings: where proxies connect and which repository holds the intent. */
+export interface MeshConfig {
+  /** `host:port` of the ADS listener (mTLS; proxies present their SVIDs). */
+  readonly xdsAddress: string;
+  /** A local path or a remote URL of the Git repository. */
+  readonly repository: string;
+  readonly branch: string;
+  /** How often the branch is checked for new commits. */
+  readonly pollInterval: Duration;
 }
 
 /** Reads and checks a server config file. */
@@ -43,6 +56,11 @@ export function loadServerConfig(file: string): Promise<Readonly<ServerConfig>> 
 
 function keyType(r: ObjectReader, fallback: KeyType): KeyType {
   return r.oneOf('keyType', CA_KEY_TYPES, fallback);
+}
+
+// A remote URL stays as written; a local path is resolved against the config file's folder.
+function meshRepository(value: string, path: (p: string) => string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//.test(value) || /^[^/]+@[^/]+:/.test(value) ? value : path(value);
 }
 
 /** The reader behind `loadServerConfig`, for validation and tests. */
@@ -55,6 +73,7 @@ export function readServerConfig(r: ObjectReader, path: (p: string) => string): 
   const svid = r.object('svid');
   const attestors = r.object('nodeAttestors');
   const x509pop = attestors?.object('x509pop');
+  const mesh = r.object('mesh');
   let store: StoreConfig = { sqlite: { path: join(dataDir, 'server.db') } };
   if (r.has('store')) {
     try {
@@ -94,5 +113,14 @@ export function readServerConfig(r: ObjectReader, path: (p: string) => string): 
     joinToken: attestors === undefined ? true : attestors.object('join_token') !== undefined,
     x509pop:
       x509pop === undefined ? undefined : { caBundleFile: path(x509pop.string('caBundleFile')) },
+    mesh:
+      mesh === undefined
+        ? undefined
+        : {
+            xdsAddress: mesh.string('xdsAddress', '127.0.0.1:15012'),
+            repository: meshRepository(mesh.string('repository'), path),
+            branch: mesh.string('branch', 'main'),
+            pollInterval: mesh.duration('pollInterval', parseDuration('2s')),
+          },
   };
 }
