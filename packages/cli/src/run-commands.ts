@@ -23,11 +23,11 @@ export const serverRun: Command = {
     // Each root is loaded only when run: an agent does not load the server's modules.
     const { loadServerConfig } = await import('./server/server-config.js');
     const { runServer } = await import('./server/run-server.js');
-    const { adminApiExtension } = await import('./server/admin-extension.js');
+    const { serverExtensions } = await import('./server/server-extensions.js');
     const config = await loadServerConfig(values.config);
     const log = jsonLog('server', io.stderr, () => systemClock.now());
     return untilAborted(io, 'server', (signal) =>
-      runServer(config, { clock: systemClock, log, signal }, adminApiExtension),
+      runServer(config, { clock: systemClock, log, signal }, serverExtensions),
     );
   },
 };

@@ -13,8 +13,6 @@ export interface Envoy extends Daemon {
   admin(path: string): Promise<string>;
 }
 
-let started = 0;
-
 /**
  * Starts Envoy with `bootstrap` (proto3 JSON) written into `dir` under `name`. Waits until the
  * admin interface answers, and with `waitLive` until `/ready` reports LIVE (initial xDS fetched).
@@ -32,7 +30,6 @@ export async function startEnvoy(options: {
   const config = join(options.dir, `${options.name}.bootstrap.json`);
   const adminPath = join(options.dir, `${options.name}.admin`);
   await writeFile(config, JSON.stringify(options.bootstrap));
-  started += 1;
   const daemon = startDaemon(findPeer('envoy'), [
     '-c',
     config,
@@ -41,8 +38,6 @@ export async function startEnvoy(options: {
     '--use-dynamic-base-id',
     '--log-level',
     options.logLevel ?? 'warn',
-    '--service-node',
-    `${options.name}-${process.pid}-${started}`,
     '--drain-time-s',
     '1',
     ...(options.concurrency === undefined ? [] : ['--concurrency', String(options.concurrency)]),

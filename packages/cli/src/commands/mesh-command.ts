@@ -2,6 +2,7 @@ import { lstat, readFile, readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { ParleyError, parseSpiffeId } from '@parley/core';
 import {
+  type MeshStatus,
   MESH_CONFIG_LIMITS,
   type MeshConfig,
   type MeshFile,
@@ -13,7 +14,77 @@ import {
 import { UsageError } from '../command.js';
 import { type Subcommand, commandGroup } from './command-group.js';
 import { parseFlags } from '../flags.js';
-import { outputFormat, renderData } from './output.js';
+import { ADMIN_FLAGS, connect, parseAdminFlags } from './admin-flags.js';
+import { outputFormat, renderData, renderFields, renderTable } from './output.js';
+
+const TYPE_COLUMNS = [
+  ['CDS', 'type.googleapis.com/envoy.config.cluster.v3.Cluster'],
+  ['EDS', 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment'],
+  ['LDS', 'type.googleapis.com/envoy.config.listener.v3.Listener'],
+  ['RDS', 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration'],
+] as const;
+
+const short = (version: string | null | undefined) => (version ?? '-').slice(0, 12);
+const when = (ms: number) => new Date(ms).toISOString();
+
+function renderMeshStatus(status: MeshStatus): string {
+  const c = status.controller;
+  const fields: [string, string][] = [
+    [
+      'serving',
+      c.current === null
+        ? '(nothing yet)'
+        : `${c.current.version} since ${when(c.current.appliedAt)}`,
+    ],
+    [
+      'proxies',
+      `${status.counts.proxies} connected, ${status.counts.upToDate} up to date, ${status.counts.nacking} rejecting`,
+    ],
+  ];
+  if (c.sourceError !== null)
+    fields.push(['source error', `${c.sourceError.message} (${when(c.sourceError.at)})`]);
+  let text = renderFields(fields);
+  if (c.lastRejected !== null) {
+    text += `
+rejected commit ${c.lastRejected.commit} (${when(c.lastRejected.at)}):
+`;
+    text += c.lastRejected.problems
+      .map(
+        (p) => `  ${formatMeshProblem(p)}
+`,
+      )
+      .join('');
+  }
+  const rows = status.proxies.map((p) => [
+    p.spiffeId,
+    p.kind,
+    ...TYPE_COLUMNS.map(([, url]) => {
+      const t = p.types[url];
+      return t === undefined
+        ? '-'
+        : `${short(t.lastAckedVersion)}${t.lastNack === null || t.lastAckedVersion === t.lastSentVersion ? '' : ' NACK'}`;
+    }),
+    p.configError ?? '',
+  ]);
+  text += `
+${renderTable(['PROXY', 'XDS', ...TYPE_COLUMNS.map(([n]) => `${n} ACKED`), 'PROBLEM'], rows)}`;
+  const nacks = status.proxies.flatMap((p) =>
+    Object.entries(p.types)
+      .filter(([, t]) => t.lastNack !== null && t.lastAckedVersion !== t.lastSentVersion)
+      .map(
+        ([
+          url,
+          t,
+        ]) => `  ${p.spiffeId} ${url.split('.').pop() ?? url} ${short(t.lastNack?.version)}: ${t.lastNack?.message ?? ''}
+`,
+      ),
+  );
+  if (nacks.length > 0)
+    text += `
+rejected by proxies:
+${nacks.join('')}`;
+  return text;
+}
 
 /**
  * Reads every `*.yaml`/`*.yml` file under `dir` (recursively, skipping dot-directories such as
@@ -134,12 +205,19 @@ export const MESH_SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     io.stdout(renderData(format, result.rendered));
     return 0;
   },
+  status: async (args, io) => {
+    const { values } = parseAdminFlags(args, ADMIN_FLAGS);
+    const format = outputFormat(values.output, ['table', 'json', 'yaml'] as const, 'table');
+    const status = await connect(values, io).get<MeshStatus>('/v1/mesh/status');
+    io.stdout(format === 'table' ? renderMeshStatus(status) : renderData(format, status));
+    return 0;
+  },
 };
 
 /** `parley mesh validate|render`: the mesh config, checked and compiled offline. */
 export const meshCommand = commandGroup(
   'mesh',
-  'mesh config: mesh validate DIR | mesh render DIR --node ID',
+  'mesh config: mesh validate DIR | mesh render DIR --node ID | mesh status',
   `Usage:
   parley mesh validate DIR
       Checks every *.yaml/*.yml under DIR as the server checks a commit; prints each problem as
@@ -147,6 +225,9 @@ export const meshCommand = commandGroup(
   parley mesh render DIR --node SPIFFE_ID [--instance NAME] [-o json|yaml]
       Prints the listeners, routes, clusters and endpoints the proxy with that SPIFFE ID (and
       node.metadata.instance NAME, when its service has several instances) would get.
+  parley mesh status [--socket PATH] [-o table|json|yaml]
+      The running server's mesh: the commit served, the last rejected commit with its problems,
+      and every connected proxy with the version it ACKed per type and any NACK.
 Exit codes: 0 success, 1 failed, 2 usage error.
 `,
   MESH_SUBCOMMANDS,

@@ -44,6 +44,7 @@ import {
 import type { Log } from '../log.js';
 import { listen, listenUnix } from '../listen.js';
 import { Metrics } from '../metrics.js';
+import type { MeshStatus } from '@parley/mesh';
 import type { ServerConfig } from './server-config.js';
 
 /** The server's own SPIFFE ID in its trust domain (agents check it instead of a host name). */
@@ -70,7 +71,17 @@ export interface ServerExtensions {
     config: ServerConfig;
     clock: Clock;
     log: Log;
+    /** The mesh module's status, when it runs (`GET /v1/mesh/status`). */
+    meshStatus: (() => MeshStatus) | undefined;
   }) => Parameters<typeof createServer>[1];
+  /** The mesh module (ADS from a Git repository), started when the config has `mesh:`. */
+  readonly mesh?: (deps: {
+    ca: Ca;
+    material: RotatingTlsMaterial;
+    config: ServerConfig;
+    clock: Clock;
+    log: Log;
+  }) => Promise<{ task: Task; status: () => MeshStatus; close: () => void } | undefined>;
 }
 
 /**
@@ -245,7 +256,8 @@ export async function runServer(
       serverId: serverId.toString(),
     });
 
-    const admin = extensions.adminApi?.({ db, ca, config, clock, log });
+    const mesh = await extensions.mesh?.({ ca, material, config, clock, log });
+    const admin = extensions.adminApi?.({ db, ca, config, clock, log, meshStatus: mesh?.status });
     const adminServer =
       admin === undefined
         ? undefined
@@ -275,12 +287,14 @@ export async function runServer(
           if (!s.aborted && clock.now() >= serverSvidRefreshAt) await refreshServerSvid();
         }
       },
+      ...(mesh === undefined ? [] : [mesh.task]),
     ];
     try {
       await runTasks(signal, tasks);
     } finally {
       unsubscribe();
       grpc.forceShutdown();
+      mesh?.close();
       adminServer?.close();
       health.close();
     }

@@ -132,6 +132,13 @@ function meshOf(version: string, proxies: Record<string, ProxySpec>): MeshSnapsh
     version,
     commit: version,
     resourcesFor: (node) => {
+      // Every test proxy says which instance it fronts: node metadata must arrive decoded.
+      if (node.metadata['instance'] !== 'web-0') {
+        return {
+          ok: false,
+          reason: `node.metadata.instance is ${String(node.metadata['instance'])}`,
+        };
+      }
       const resources = byId.get(node.id);
       return resources === undefined
         ? { ok: false, reason: `no configuration for ${node.id}` }
@@ -353,7 +360,7 @@ describe('ADS server over mTLS', () => {
     id,
     cluster: 'web',
     user_agent_name: 'envoy',
-    metadata: { fields: { instance: { string_value: 'web-0' } } },
+    metadata: { fields: { instance: { stringValue: 'web-0' } } },
   });
 
   type Sotw = StreamClient<DiscoveryRequest, DiscoveryResponse>;

@@ -46,6 +46,8 @@ export const DEFAULT_ADS_LIMITS: AdsLimits = { maxResourceNames: 10_000, maxName
 export interface AdsStatusSink {
   sent(streamId: number, typeUrl: string, version: string): void;
   acked(streamId: number, typeUrl: string, version: string): void;
+  /** The proxy already holds exactly what snapshot `version` has for the type: nothing to send. */
+  inSync(streamId: number, typeUrl: string, version: string): void;
   nacked(streamId: number, typeUrl: string, version: string, message: string): void;
   configError(streamId: number, reason: string | null): void;
 }
@@ -290,7 +292,11 @@ export class AdsStream {
         const r = all.get(name);
         if (r !== undefined) desired.push(r);
       }
-    if (sameContent(desired, st.acked) || sameContent(desired, st.rejected)) return false;
+    if (sameContent(desired, st.acked)) {
+      this.deps.status.inSync(this.id, st.typeUrl, version);
+      return false;
+    }
+    if (sameContent(desired, st.rejected)) return false;
     const nonce = this.#nextNonce();
     this.deps.write(
       encodeDiscoveryResponse({
@@ -334,7 +340,10 @@ export class AdsStream {
       changes.set(name, null);
       st.reportedAbsent.add(name);
     }
-    if (updates.length === 0 && removed.length === 0 && !st.initialPending) return false;
+    if (updates.length === 0 && removed.length === 0 && !st.initialPending) {
+      if (st.rejectedVersions.size === 0) this.deps.status.inSync(this.id, st.typeUrl, version);
+      return false;
+    }
     st.initialPending = false;
     const nonce = this.#nextNonce();
     this.deps.write(

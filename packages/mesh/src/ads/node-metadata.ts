@@ -1,12 +1,14 @@
-/** A `google.protobuf.Value` as proto-loader decodes it with `oneofs: true`. */
+/**
+ * A `google.protobuf.Value` as proto-loader decodes it with `oneofs: true`. protobufjs bundles
+ * struct.proto with camelCase field names (`stringValue`) whatever `keepCase` says.
+ */
 interface ValueMessage {
   readonly kind?: string;
-  readonly null_value?: unknown;
-  readonly number_value?: number;
-  readonly string_value?: string;
-  readonly bool_value?: boolean;
-  readonly struct_value?: StructMessage | null;
-  readonly list_value?: { readonly values?: readonly ValueMessage[] } | null;
+  readonly numberValue?: number;
+  readonly stringValue?: string;
+  readonly boolValue?: boolean;
+  readonly structValue?: StructMessage | null;
+  readonly listValue?: { readonly values?: readonly ValueMessage[] } | null;
 }
 
 interface StructMessage {
@@ -18,16 +20,16 @@ const MAX_DEPTH = 16;
 function value(v: ValueMessage | null | undefined, depth: number): unknown {
   if (v === null || v === undefined || depth > MAX_DEPTH) return null;
   switch (v.kind) {
-    case 'number_value':
-      return v.number_value ?? 0;
-    case 'string_value':
-      return v.string_value ?? '';
-    case 'bool_value':
-      return v.bool_value ?? false;
-    case 'struct_value':
-      return struct(v.struct_value, depth + 1);
-    case 'list_value':
-      return (v.list_value?.values ?? []).map((x) => value(x, depth + 1));
+    case 'numberValue':
+      return v.numberValue ?? 0;
+    case 'stringValue':
+      return v.stringValue ?? '';
+    case 'boolValue':
+      return v.boolValue ?? false;
+    case 'structValue':
+      return struct(v.structValue, depth + 1);
+    case 'listValue':
+      return (v.listValue?.values ?? []).map((x) => value(x, depth + 1));
     default:
       return null;
   }

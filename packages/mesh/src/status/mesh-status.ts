@@ -20,6 +20,11 @@ export interface NackStatus {
 export interface TypeStatus {
   readonly lastSentVersion: string | null;
   readonly lastAckedVersion: string | null;
+  /**
+   * The latest snapshot version whose content the proxy holds for this type: the version it
+   * ACKed, or a later one that changed nothing of this type (so nothing was resent).
+   */
+  readonly inSyncWith: string | null;
   readonly lastNack: NackStatus | null;
 }
 
@@ -95,7 +100,7 @@ export function meshStatus(input: {
         (p) =>
           version !== null &&
           p.configError === null &&
-          types(p).every((t) => t.lastSentVersion === null || t.lastAckedVersion === version),
+          types(p).every((t) => t.lastSentVersion === null || t.inSyncWith === version),
       ).length,
       nacking: proxies.filter((p) =>
         types(p).some((t) => t.lastNack !== null && t.lastAckedVersion !== t.lastSentVersion),

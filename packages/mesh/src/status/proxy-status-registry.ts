@@ -15,6 +15,7 @@ interface MutableProxy {
     {
       lastSentVersion: string | null;
       lastAckedVersion: string | null;
+      inSyncWith: string | null;
       lastNack: TypeStatus['lastNack'];
     }
   >;
@@ -54,7 +55,16 @@ export class ProxyStatusRegistry {
   /** Records an ACK of `version`. */
   acked(streamId: number, typeUrl: string, version: string): void {
     const t = this.#type(streamId, typeUrl);
-    if (t !== undefined) t.lastAckedVersion = version;
+    if (t !== undefined) {
+      t.lastAckedVersion = version;
+      t.inSyncWith = version;
+    }
+  }
+
+  /** Records that the proxy holds, for this type, exactly what snapshot `version` has. */
+  inSync(streamId: number, typeUrl: string, version: string): void {
+    const t = this.#type(streamId, typeUrl);
+    if (t !== undefined) t.inSyncWith = version;
   }
 
   /** Records a NACK of `version` with the proxy's error message. */
@@ -97,7 +107,7 @@ export class ProxyStatusRegistry {
     if (p === undefined) return undefined;
     let t = p.types.get(typeUrl);
     if (t === undefined) {
-      t = { lastSentVersion: null, lastAckedVersion: null, lastNack: null };
+      t = { lastSentVersion: null, lastAckedVersion: null, inSyncWith: null, lastNack: null };
       p.types.set(typeUrl, t);
     }
     return t;

@@ -1,0 +1,128 @@
+import { join } from 'node:path';
+import { Server } from '@grpc/grpc-js';
+import { type Clock, type Task, type TrustDomain, bundleSet, verifyX509Svid } from '@parley/core';
+import { type Ca, type RotatingTlsMaterial, agentApiServerCredentials } from '@parley/identity';
+import {
+  ADS_MAX_RECEIVE_MESSAGE_BYTES,
+  type BuildResult,
+  type ConfigFile,
+  type Endpoint,
+  GitSource,
+  MeshController,
+  type MeshSnapshot,
+  type MeshStatus,
+  ProxyStatusRegistry,
+  adsServiceDefinition,
+  compileMesh,
+  createAdsService,
+  meshStatus,
+  parseMeshConfig,
+  withEndpoints,
+} from '@parley/mesh';
+import type { Log } from '../log.js';
+import type { MeshConfig } from './server-config.js';
+
+/** The mesh module as the server runs it: its long-lived task and its status for the admin API. */
+export interface MeshModule {
+  readonly task: Task;
+  status(): MeshStatus;
+  close(): void;
+}
+
+/** One commit's files → a snapshot, or every problem (pure apart from a compiler bug's throw). */
+export function buildMeshSnapshot(
+  files: readonly ConfigFile[],
+  commit: string,
+  trustDomain: TrustDomain,
+): BuildResult {
+  const parsed = parseMeshConfig(files);
+  if (!parsed.ok) return { ok: false, problems: parsed.problems };
+  try {
+    return {
+      ok: true,
+      snapshot: compileMesh(parsed.config, { commit, trustDomain: trustDomain.name }),
+    };
+  } catch (err) {
+    // A resource that fails Envoy's schema is a compiler bug; the commit is refused, not served.
+    return {
+      ok: false,
+      problems: [{ file: '', line: 0, path: '', message: `compile failed: ${String(err)}` }],
+    };
+  }
+}
+
+/**
+ * Starts the mesh module: the ADS listener over mTLS (the server's own SVID; each proxy presents
+ * its SVID, whose SPIFFE ID must be its node.id), the controller that swaps in each good commit,
+ * and the Git source watching the configured branch.
+ */
+export async function startMeshModule(
+  config: MeshConfig,
+  deps: {
+    readonly trustDomain: TrustDomain;
+    readonly dataDir: string;
+    readonly ca: Ca;
+    readonly material: RotatingTlsMaterial;
+    readonly clock: Clock;
+    readonly log: Log;
+  },
+): Promise<MeshModule> {
+  const { ca, clock, log } = deps;
+  const controller = new MeshController<Endpoint>({
+    build: (files, commit) => buildMeshSnapshot(files, commit, deps.trustDomain),
+    withEndpoints: (snapshot, endpoints) => {
+      try {
+        let next: MeshSnapshot = snapshot;
+        for (const [service, list] of endpoints) next = withEndpoints(next, service, list);
+        return { ok: true, snapshot: next };
+      } catch (err) {
+        return { ok: false, reason: (err as Error).message };
+      }
+    },
+    clock,
+    log: (message, fields) => log.info(`mesh: ${message}`, fields),
+  });
+  const proxies = new ProxyStatusRegistry(clock);
+  const grpc = new Server({ 'grpc.max_receive_message_length': ADS_MAX_RECEIVE_MESSAGE_BYTES });
+  grpc.addService(
+    adsServiceDefinition(),
+    createAdsService({
+      snapshots: controller,
+      status: proxies,
+      authenticate: (raw) => {
+        const intermediates = ca.x509Authorities().flatMap((a) => a.certChain.slice(0, -1));
+        const result = verifyX509Svid([raw, ...intermediates], bundleSet(ca.bundle()), clock);
+        return result.ok
+          ? { ok: true, spiffeId: result.svid.spiffeId }
+          : { ok: false, reason: result.reason };
+      },
+      log: (message, fields) => log.info(`ads: ${message}`, fields),
+    }),
+  );
+  await new Promise<void>((resolve, reject) =>
+    grpc.bindAsync(config.xdsAddress, agentApiServerCredentials(deps.material), (err) =>
+      err ? reject(err) : resolve(),
+    ),
+  );
+  log.info('ADS listening', { address: config.xdsAddress, repository: config.repository });
+  const source = new GitSource(
+    {
+      repository: config.repository,
+      branch: config.branch,
+      dataDir: join(deps.dataDir, 'mesh'),
+      pollInterval: config.pollInterval,
+    },
+    {
+      onCommit: (commit) => void controller.applyCommit(commit),
+      onError: (message) => {
+        controller.sourceFailed(message);
+        log.error('mesh config source failed', { error: message });
+      },
+    },
+  );
+  return {
+    task: (signal) => source.run(signal),
+    status: () => meshStatus({ controller: controller.status(), proxies: proxies.proxies() }),
+    close: () => grpc.forceShutdown(),
+  };
+}
