@@ -99,7 +99,11 @@ export {
   type Selector,
   parseSelector,
   checkSelector,
+  checkEntrySelector,
   formatSelector,
+  parseSocketName,
   MAX_SELECTOR_VALUE_LENGTH,
+  PARLEY_SELECTOR_TYPE,
+  SOCKET_SELECTOR_PREFIX,
 } from './selector.js';
 export { checkDnsName } from './x509-svid/dns-name.js';

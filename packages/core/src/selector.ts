@@ -46,3 +46,40 @@ export function checkSelector(s: Selector): Selector {
 export function formatSelector(s: Selector): string {
   return `${s.type}:${s.value}`;
 }
+
+/** The selector type reserved for Parley: only the agent adds `parley:*` selectors to a caller. */
+export const PARLEY_SELECTOR_TYPE = 'parley';
+
+/** The value prefix of a per-workload socket selector (`parley:socket:<name>`). */
+export const SOCKET_SELECTOR_PREFIX = 'socket:';
+
+/** A per-workload socket name: lowercase, digits and `-_.`, starting alphanumeric, ≤ 63 chars. */
+const SOCKET_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
+
+/** Parses a per-workload socket name (it becomes the file `<dir>/<name>.sock`). */
+export function parseSocketName(text: string): string {
+  if (!SOCKET_NAME.test(text)) {
+    throw invalidArgument(
+      `invalid workload socket name "${text.slice(0, 80)}": must match [a-z0-9][a-z0-9._-]{0,62}`,
+    );
+  }
+  return text;
+}
+
+/**
+ * Checks a selector an entry asks for: a `parley:*` selector must be `parley:socket:<name>` with a
+ * valid socket name (the only one the agent ever adds), so a typo is refused when the entry is
+ * created rather than matching nothing.
+ */
+export function checkEntrySelector(s: Selector): Selector {
+  checkSelector(s);
+  if (s.type === PARLEY_SELECTOR_TYPE) {
+    if (!s.value.startsWith(SOCKET_SELECTOR_PREFIX)) {
+      throw invalidArgument(
+        `selector type "parley" is reserved: only parley:socket:<name> is allowed`,
+      );
+    }
+    parseSocketName(s.value.slice(SOCKET_SELECTOR_PREFIX.length));
+  }
+  return s;
+}

@@ -1,24 +1,12 @@
-import { type Selector, invalidArgument } from '@parley/core';
+import {
+  PARLEY_SELECTOR_TYPE,
+  SOCKET_SELECTOR_PREFIX as SOCKET_PREFIX,
+  type Selector,
+  parseSocketName,
+} from '@parley/core';
 import type { CallerResult } from '../workload-api/workload-api-deps.js';
 
-/** The selector type reserved for the agent itself: only the agent adds `parley:*` selectors. */
-export const PARLEY_SELECTOR_TYPE = 'parley';
-
-/** The value prefix of a per-workload socket selector (`parley:socket:<name>`). */
-const SOCKET_PREFIX = 'socket:';
-
-/** A per-workload socket name: lowercase, digits and `-_.`, starting alphanumeric, ≤ 63 chars. */
-const SOCKET_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
-
-/** Parses a per-workload socket name (it becomes the file `<dir>/<name>.sock`). */
-export function parseSocketName(text: string): string {
-  if (!SOCKET_NAME.test(text)) {
-    throw invalidArgument(
-      `invalid workload socket name "${text.slice(0, 80)}": must match [a-z0-9][a-z0-9._-]{0,62}`,
-    );
-  }
-  return text;
-}
+export { PARLEY_SELECTOR_TYPE, parseSocketName };
 
 /** The selector every caller of the per-workload socket `name` carries. */
 export function socketSelector(name: string): Selector {

@@ -105,6 +105,7 @@ export async function startMeshModule(
     ),
   );
   log.info('ADS listening', { address: config.xdsAddress, repository: config.repository });
+  let lastSourceError: string | undefined;
   const source = new GitSource(
     {
       repository: config.repository,
@@ -113,10 +114,15 @@ export async function startMeshModule(
       pollInterval: config.pollInterval,
     },
     {
-      onCommit: (commit) => void controller.applyCommit(commit),
+      onCommit: (commit) => {
+        lastSourceError = undefined;
+        controller.applyCommit(commit);
+      },
       onError: (message) => {
         controller.sourceFailed(message);
-        log.error('mesh config source failed', { error: message });
+        // Polled every few seconds: log a failure when it starts or changes, not on every poll.
+        if (message !== lastSourceError) log.error('mesh config source failed', { error: message });
+        lastSourceError = message;
       },
     },
   );

@@ -61,6 +61,14 @@ describe('registration entry validation', () => {
     rejects({ ...base, selectors: [{ type: 'unix', value: '' }] });
   });
 
+  it('allows only parley:socket:<name> of the reserved parley selector type', () => {
+    const web = { ...base, selectors: [{ type: 'parley', value: 'socket:web-1' }] };
+    assert.deepEqual(validateEntryInput(td, web), web);
+    rejects({ ...base, selectors: [{ type: 'parley', value: 'admin' }] });
+    rejects({ ...base, selectors: [{ type: 'parley', value: 'socket:Web' }] });
+    rejects({ ...base, selectors: [{ type: 'parley', value: 'socket:../x' }] });
+  });
+
   it('bounds TTLs, DNS names, federation, hint and id', () => {
     rejects({ ...base, x509SvidTtl: -1 });
     rejects({ ...base, jwtSvidTtl: 1.5 });

@@ -1,7 +1,7 @@
 import type { RegistrationEntryFields } from '@parley/store';
 import {
   checkDnsName,
-  checkSelector,
+  checkEntrySelector,
   formatSelector,
   type SpiffeId,
   type TrustDomain,
@@ -69,7 +69,7 @@ export function validateEntryInput(td: TrustDomain, input: EntryInput): EntryInp
     throw invalidArgument(`an entry has at most ${ENTRY_LIMITS.selectors} selectors`);
   const seen = new Set<string>();
   for (const s of input.selectors) {
-    checkSelector(s);
+    checkEntrySelector(s);
     const key = formatSelector(s);
     if (seen.has(key)) throw invalidArgument(`duplicate selector ${key.slice(0, 64)}`);
     seen.add(key);
