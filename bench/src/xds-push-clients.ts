@@ -123,7 +123,13 @@ function open(start: Start, spec: Start['proxies'][number]): void {
     if (!stopping) send({ type: 'error', message: `${spec.id}: ${err.message}` });
   });
   req({
-    node: { id: spec.id, cluster: 'bench', user_agent_name: 'bench', metadata: null },
+    node: {
+      id: spec.id,
+      cluster: 'bench',
+      user_agent_name: 'bench',
+      // Each simulated proxy fronts the first instance of its service.
+      metadata: { fields: { instance: { stringValue: `${spec.id.split('/').pop() ?? ''}-0` } } },
+    },
     type_url: XDS_TYPE_URL.cluster,
   });
   req({ type_url: XDS_TYPE_URL.listener });
