@@ -125,6 +125,9 @@ export async function startMeshCluster(): Promise<MeshCluster> {
         'syncInterval: 500ms',
         'workloadSockets:',
         `  dir: ${sockets}`,
+        // Proxyless gRPC clients reach ADS through the agent's relay.
+        'xdsRelay:',
+        `  serverAddress: 127.0.0.1:${xdsPort}`,
       ].join('\n'),
     );
     const agent = startParley(['agent', 'run', '--config', join(dir, 'agent.yaml')]);

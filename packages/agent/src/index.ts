@@ -16,3 +16,6 @@ export * from './sds/sds-secrets.js';
 export * from './workload-sockets/socket-selector.js';
 export * from './workload-sockets/serve-agent-socket.js';
 export * from './workload-sockets/workload-sockets.js';
+export * from './xds-relay/xds-relay-definition.js';
+export * from './xds-relay/xds-relay-service.js';
+export * from './xds-relay/xds-relay-upstream.js';

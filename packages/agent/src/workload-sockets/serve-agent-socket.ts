@@ -10,6 +10,8 @@ import type {
   WorkloadIdentityCache,
 } from '../workload-api/workload-api-deps.js';
 import { createWorkloadApiService } from '../workload-api/workload-api-service.js';
+import { xdsRelayServiceDefinition } from '../xds-relay/xds-relay-definition.js';
+import { type XdsRelayUpstream, createXdsRelayService } from '../xds-relay/xds-relay-service.js';
 import { callerOnSocket } from './socket-selector.js';
 
 /** What an agent socket needs: how to attest a caller, the SVID cache, a clock and a log. */
@@ -19,6 +21,8 @@ export interface AgentSocketDeps {
   readonly cache: WorkloadIdentityCache;
   readonly clock: Clock;
   readonly log: WorkloadApiLog;
+  /** When set, the socket also serves ADS, relayed to the server with the caller's own SVID. */
+  readonly xdsRelay?: XdsRelayUpstream;
 }
 
 /** Options of `serveAgentSocket`. */
@@ -34,8 +38,8 @@ export interface AgentSocketOptions {
 export type AgentSocket = UnixGrpcListener;
 
 /**
- * Serves the SPIFFE Workload API and SDS on the Unix socket `path`, attesting every caller by its
- * peer credentials (DESIGN §1). One gRPC server per socket, so the socket a call came through is
+ * Serves the SPIFFE Workload API and SDS (and the xDS relay when `deps.xdsRelay` is set) on the
+ * Unix socket `path`, attesting every caller by its peer credentials (DESIGN §1). One gRPC server per socket, so the socket a call came through is
  * known without looking at the call: its callers get the socket's selector and nothing else does.
  */
 export async function serveAgentSocket(
@@ -54,6 +58,17 @@ export async function serveAgentSocket(
     loadXdsServices().SecretDiscoveryService.service,
     createSdsService({ identify, cache: deps.cache, log: deps.log }),
   );
+  if (deps.xdsRelay !== undefined) {
+    server.addService(
+      xdsRelayServiceDefinition(),
+      createXdsRelayService({
+        identify,
+        cache: deps.cache,
+        upstream: deps.xdsRelay,
+        log: deps.log,
+      }),
+    );
+  }
   let listener: UnixGrpcListener;
   try {
     listener = await listenUnixGrpc(server, path, {

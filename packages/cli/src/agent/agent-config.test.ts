@@ -42,3 +42,34 @@ describe('agent config: workloadSockets', () => {
     );
   });
 });
+
+describe('agent config: xdsRelay', () => {
+  it('is off unless configured', () => {
+    assert.equal(read(base).xdsRelay, undefined);
+    assert.deepEqual(read({ ...base, xdsRelay: { serverAddress: '127.0.0.1:15012' } }).xdsRelay, {
+      serverAddress: '127.0.0.1:15012',
+    });
+    assert.equal(
+      read({ ...base, xdsRelay: { serverAddress: 'parley.example.org:443' } }).xdsRelay
+        ?.serverAddress,
+      'parley.example.org:443',
+    );
+  });
+
+  it('requires a host:port server address and reports unknown keys', () => {
+    for (const [relay, expected] of [
+      [{}, ['xdsRelay.serverAddress']],
+      [{ serverAddress: 'localhost' }, ['xdsRelay.serverAddress']],
+      [{ serverAddress: '127.0.0.1:70000', tls: true }, ['xdsRelay.serverAddress', 'xdsRelay.tls']],
+    ] as const) {
+      assert.throws(
+        () => read({ ...base, xdsRelay: relay }),
+        (err: unknown) => {
+          assert.ok(err instanceof ConfigError);
+          assert.deepEqual(err.problems.map((p) => p.path).sort(), expected);
+          return true;
+        },
+      );
+    }
+  });
+});

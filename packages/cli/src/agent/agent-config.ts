@@ -6,6 +6,7 @@ import {
   type TrustDomain,
   parseDuration,
   parseSpiffeId,
+  invalidArgument,
   parseTrustDomain,
 } from '@parley/core';
 import { type WorkloadAttestorsConfig, readWorkloadAttestorsConfig } from '@parley/agent';
@@ -29,6 +30,14 @@ export interface AgentConfig {
   readonly workloadAttestors: WorkloadAttestorsConfig;
   /** Per-workload sockets (DESIGN §1): `<dir>/<name>.sock` for each `parley:socket:<name>`. */
   readonly workloadSockets: WorkloadSocketsConfig | undefined;
+  /** The xDS relay (DESIGN §1): ADS on the agent sockets, forwarded to the server; off when absent. */
+  readonly xdsRelay: XdsRelayConfig | undefined;
+}
+
+/** Where the agent's xDS relay forwards ADS streams. */
+export interface XdsRelayConfig {
+  /** `host:port` of the server's ADS listener (the server's `mesh.xdsAddress`). */
+  readonly serverAddress: string;
 }
 
 /** Where and how the agent serves per-workload sockets. */
@@ -40,6 +49,15 @@ export interface WorkloadSocketsConfig {
 
 /** The socket modes a config may name, as written in the config. */
 const SOCKET_MODES = { '0600': 0o600, '0660': 0o660 } as const;
+
+/** Checks a `host:port` address (a host name, an IPv4 literal or a bracketed IPv6 literal). */
+function parseAddress(text: string): string {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(text);
+  const port = Number(match?.[2]);
+  if (match === null || !(port >= 1 && port <= 65535))
+    throw invalidArgument(`"${text.slice(0, 64)}" is not host:port`);
+  return text;
+}
 
 /** Resolves a required path field, which is undefined at run time when missing (a problem then). */
 function optionalPath(value: string | undefined, path: (p: string) => string): string {
@@ -58,6 +76,7 @@ export function readAgentConfig(r: ObjectReader, path: (p: string) => string): A
   const attestors = r.object('workloadAttestors');
   const x509pop = r.object('x509pop');
   const sockets = r.object('workloadSockets');
+  const relay = r.object('xdsRelay');
   if (x509pop !== undefined && r.has('joinToken'))
     r.problem('x509pop', 'use either joinToken or x509pop');
   return {
@@ -95,5 +114,9 @@ export function readAgentConfig(r: ObjectReader, path: (p: string) => string): A
               )
             ],
           },
+    xdsRelay:
+      relay === undefined
+        ? undefined
+        : { serverAddress: relay.parsed('serverAddress', parseAddress) },
   };
 }

@@ -7,6 +7,7 @@ import {
   WorkloadSockets,
   attestCaller,
   createWorkloadAttestors,
+  grpcXdsRelayUpstream,
   serveAgentSocket,
 } from '@parley/agent';
 import { encodeX509popPayload, x509popSigningInput } from '@parley/api';
@@ -53,7 +54,8 @@ const INITIAL_SYNC_ATTEMPTS = 6;
 /**
  * `parley agent run`: the composition root of the node agent — attestation (or the saved agent
  * SVID), the sync/rotation loop, and the SPIFFE Workload API and Envoy's SDS on its Unix socket
- * with workload attestation by peer credentials, plus the per-workload sockets when configured.
+ * with workload attestation by peer credentials, plus the per-workload sockets and the xDS relay
+ * (ADS forwarded to the server with each caller's own SVID) when configured.
  * Runs until `signal` aborts or a task fails.
  */
 export async function runAgent(
@@ -101,6 +103,12 @@ export async function runAgent(
     cache: manager.cache,
     clock,
     log: { warn: (m, f) => log.warn(m, f), error: (m, f) => log.error(m, f) },
+    ...(config.xdsRelay !== undefined && {
+      xdsRelay: grpcXdsRelayUpstream({
+        address: config.xdsRelay.serverAddress,
+        serverId: config.serverId,
+      }),
+    }),
   };
   // The general socket: callers get what their peer credentials entitle them to, never a
   // `parley:socket:*` selector.
@@ -129,7 +137,11 @@ export async function runAgent(
     });
   }
   // Tests and `parley up` wait for this line: every socket is served once it is logged.
-  log.info('Workload API listening', { socket: config.socketPath, services: ['workload', 'sds'] });
+  log.info('Workload API listening', {
+    socket: config.socketPath,
+    services: config.xdsRelay === undefined ? ['workload', 'sds'] : ['workload', 'sds', 'ads'],
+    ...(config.xdsRelay !== undefined && { xdsRelayServer: config.xdsRelay.serverAddress }),
+  });
   deps.onReady?.();
   try {
     await runTasks(signal, tasks);

@@ -205,6 +205,31 @@ export const MESH_SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     io.stdout(renderData(format, result.rendered));
     return 0;
   },
+  register: async (args, io) => {
+    const { values, positionals } = parseFlags(
+      args,
+      { ...ADMIN_FLAGS, endpoint: { type: 'string', multiple: true } },
+      1,
+    );
+    const service = positionals[0];
+    if (service === undefined) {
+      throw new UsageError('mesh register needs a SERVICE (and --endpoint, repeated)');
+    }
+    const endpoints = (values.endpoint ?? []).map((text) => {
+      const fields = text.split(',').map((kv) => kv.split('='));
+      if (fields.some((f) => f.length !== 2 || f[0] === '')) {
+        throw new UsageError(`--endpoint "${text.slice(0, 80)}": use name=N,inbound=H:P,app=H:P`);
+      }
+      return Object.fromEntries(fields) as Record<string, string>;
+    });
+    const format = outputFormat(values.output, ['table', 'json', 'yaml'] as const, 'table');
+    const result = await connect(values, io).put<{ version: string }>(
+      `/v1/mesh/services/${encodeURIComponent(service)}/endpoints`,
+      { endpoints },
+    );
+    io.stdout(format === 'table' ? `${result.version}\n` : renderData(format, result));
+    return 0;
+  },
   status: async (args, io) => {
     const { values } = parseAdminFlags(args, ADMIN_FLAGS);
     const format = outputFormat(values.output, ['table', 'json', 'yaml'] as const, 'table');
@@ -217,7 +242,7 @@ export const MESH_SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
 /** `parley mesh validate|render`: the mesh config, checked and compiled offline. */
 export const meshCommand = commandGroup(
   'mesh',
-  'mesh config: mesh validate DIR | mesh render DIR --node ID | mesh status',
+  'mesh config: mesh validate DIR | render DIR --node ID | register SERVICE | status',
   `Usage:
   parley mesh validate DIR
       Checks every *.yaml/*.yml under DIR as the server checks a commit; prints each problem as
@@ -225,6 +250,9 @@ export const meshCommand = commandGroup(
   parley mesh render DIR --node SPIFFE_ID [--instance NAME] [-o json|yaml]
       Prints the listeners, routes, clusters and endpoints the proxy with that SPIFFE ID (and
       node.metadata.instance NAME, when its service has several instances) would get.
+  parley mesh register SERVICE [--endpoint name=N,inbound=H:P,app=H:P[,outbound=H:P]]...
+      Replaces the instances registered at run time for SERVICE (none: removes them); they are
+      checked like static endpoints and kept over later commits. Prints the new version.
   parley mesh status [--socket PATH] [-o table|json|yaml]
       The running server's mesh: the commit served, the last rejected commit with its problems,
       and every connected proxy with the version it ACKed per type and any NACK.

@@ -10,7 +10,6 @@ import {
   GitSource,
   MeshController,
   type MeshSnapshot,
-  type MeshStatus,
   ProxyStatusRegistry,
   adsServiceDefinition,
   compileMesh,
@@ -20,12 +19,12 @@ import {
   withEndpoints,
 } from '@parley/mesh';
 import type { Log } from '../log.js';
+import type { MeshAdmin } from './mesh-routes.js';
 import type { MeshConfig } from './server-config.js';
 
-/** The mesh module as the server runs it: its long-lived task and its status for the admin API. */
-export interface MeshModule {
+/** The mesh module as the server runs it: its long-lived task and what the admin API reads. */
+export interface MeshModule extends MeshAdmin {
   readonly task: Task;
-  status(): MeshStatus;
   close(): void;
 }
 
@@ -129,6 +128,10 @@ export async function startMeshModule(
   return {
     task: (signal) => source.run(signal),
     status: () => meshStatus({ controller: controller.status(), proxies: proxies.proxies() }),
+    registerEndpoints: (service, endpoints) => {
+      const result = controller.updateEndpoints(service, endpoints);
+      return result.ok ? { ok: true, version: result.snapshot.version } : result;
+    },
     close: () => grpc.forceShutdown(),
   };
 }

@@ -44,7 +44,7 @@ import {
 import type { Log } from '../log.js';
 import { listen, listenUnix } from '../listen.js';
 import { Metrics } from '../metrics.js';
-import type { MeshStatus } from '@parley/mesh';
+import type { MeshAdmin } from './mesh-routes.js';
 import type { ServerConfig } from './server-config.js';
 
 /** The server's own SPIFFE ID in its trust domain (agents check it instead of a host name). */
@@ -71,8 +71,8 @@ export interface ServerExtensions {
     config: ServerConfig;
     clock: Clock;
     log: Log;
-    /** The mesh module's status, when it runs (`GET /v1/mesh/status`). */
-    meshStatus: (() => MeshStatus) | undefined;
+    /** The mesh module, when it runs (its admin routes). */
+    mesh: MeshAdmin | undefined;
   }) => Parameters<typeof createServer>[1];
   /** The mesh module (ADS from a Git repository), started when the config has `mesh:`. */
   readonly mesh?: (deps: {
@@ -81,7 +81,7 @@ export interface ServerExtensions {
     config: ServerConfig;
     clock: Clock;
     log: Log;
-  }) => Promise<{ task: Task; status: () => MeshStatus; close: () => void } | undefined>;
+  }) => Promise<(MeshAdmin & { task: Task; close: () => void }) | undefined>;
 }
 
 /**
@@ -257,7 +257,7 @@ export async function runServer(
     });
 
     const mesh = await extensions.mesh?.({ ca, material, config, clock, log });
-    const admin = extensions.adminApi?.({ db, ca, config, clock, log, meshStatus: mesh?.status });
+    const admin = extensions.adminApi?.({ db, ca, config, clock, log, mesh });
     const adminServer =
       admin === undefined
         ? undefined

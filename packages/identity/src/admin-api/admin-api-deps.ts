@@ -1,3 +1,4 @@
+import type { Route } from './route.js';
 import type { Bundle, Clock, Duration, SpiffeId, TrustDomain } from '@parley/core';
 import type { Database } from '@parley/store';
 import type { AuthorityResult } from '../ca/ca.js';
@@ -50,4 +51,6 @@ export interface AdminApiDeps {
   readonly defaultJwtSvidTtl?: Duration;
   /** Where unexpected failures are reported; the client only sees "internal error". */
   readonly log?: (message: string, cause: unknown) => void;
+  /** Routes of other modules (e.g. the mesh's), served with the same framing and errors. */
+  readonly extraRoutes?: readonly Route[];
 }

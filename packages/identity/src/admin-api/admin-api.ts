@@ -69,6 +69,7 @@ export function createAdminApi(
     ...bundleRoutes(deps),
     ...mintRoutes(deps),
     ...authorityRoutes(deps),
+    ...(deps.extraRoutes ?? []),
   ];
 
   async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -7,3 +7,5 @@ export { MAX_BODY_BYTES } from './request-body.js';
 export { MAX_BATCH_ENTRIES } from './entry-routes.js';
 export { DEFAULT_JOIN_TOKEN_TTL_SECONDS, MAX_JOIN_TOKEN_TTL_SECONDS } from './join-token-routes.js';
 export { formatTimestamp, parseTimestamp } from './timestamp.js';
+export type { Route, RouteRequest, RouteResponse } from './route.js';
+export type { PlainJson } from './request-body.js';

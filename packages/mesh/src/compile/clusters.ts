@@ -126,3 +126,53 @@ export function inboundAppCluster(service: Service, endpoint: Endpoint): ProtoOb
     ...protocolOptions(service),
   };
 }
+
+/**
+ * The cluster of a destination service for a proxyless gRPC client (`@grpc/grpc-js-xds`, gRFC
+ * A27/A29): endpoints by EDS over ADS (the destination's sidecars), mTLS through the client's
+ * bootstrap certificate provider instance `certificateProvider` (its own SVID and the bundle,
+ * typically `file_watcher` over the files `parley api fetch x509 --write` keeps), accepting exactly
+ * the destination's SPIFFE ID as a URI SAN. Only what gRPC implements is emitted: round robin or
+ * ring hash (least request and random fall back to round robin) and the request limit of the
+ * circuit breaker; Envoy's `consecutive_5xx` outlier detection has no gRPC counterpart.
+ */
+export function proxylessCluster(
+  service: Service,
+  policy: TrafficPolicy | undefined,
+  certificateProvider: string,
+): ProtoObject {
+  const lb = policy?.loadBalancer;
+  const maxRequests = policy?.connectionPool?.maxRequests;
+  return {
+    name: service.metadata.name,
+    type: 'EDS',
+    eds_cluster_config: { eds_config: ADS_SOURCE },
+    connect_timeout: duration(CONNECT_TIMEOUT_MS),
+    ...(lb?.ringHash === undefined
+      ? { lb_policy: 'ROUND_ROBIN' }
+      : {
+          lb_policy: 'RING_HASH',
+          ring_hash_lb_config: { minimum_ring_size: { value: lb.ringHash.minimumRingSize } },
+        }),
+    ...(maxRequests !== undefined && {
+      circuit_breakers: {
+        thresholds: [{ priority: 'DEFAULT', max_requests: { value: maxRequests } }],
+      },
+    }),
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': TYPE.upstreamTls,
+        // grpc-js-xds rejects tls_params, SDS and custom validators: certificates come from the
+        // client's certificate provider, and SANs are matched by `match_subject_alt_names`.
+        common_tls_context: {
+          tls_certificate_provider_instance: { instance_name: certificateProvider },
+          validation_context: {
+            ca_certificate_provider_instance: { instance_name: certificateProvider },
+            match_subject_alt_names: [{ exact: service.spiffeId.toString() }],
+          },
+        },
+      },
+    },
+  };
+}

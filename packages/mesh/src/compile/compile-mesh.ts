@@ -9,11 +9,11 @@ import type {
   XdsResource,
 } from '../snapshot/mesh-snapshot.js';
 import { OverlayMap } from '../snapshot/overlay-map.js';
-import { destinationCluster, inboundAppCluster } from './clusters.js';
+import { destinationCluster, inboundAppCluster, proxylessCluster } from './clusters.js';
 import { clusterLoadAssignment } from './endpoints.js';
 import { DEFAULT_HTTP_FILTERS, type HttpFilterPiece } from './filters.js';
-import { OUTBOUND_LISTENER, inboundListener, outboundListener } from './listeners.js';
-import { outboundRouteConfiguration } from './routes.js';
+import { OUTBOUND_LISTENER, apiListener, inboundListener, outboundListener } from './listeners.js';
+import { outboundRouteConfiguration, proxylessRouteConfiguration } from './routes.js';
 import { xdsResource } from './xds-resource.js';
 
 /** What `compileMesh` needs besides the config. */
@@ -33,14 +33,37 @@ export interface CompileOptions {
 /** The metadata key naming the instance a proxy fronts (`node.metadata.instance`). */
 export const INSTANCE_METADATA_KEY = 'instance';
 
+/** The metadata key that marks a proxyless gRPC client (`node.metadata.proxyless: true`). */
+export const PROXYLESS_METADATA_KEY = 'proxyless';
+
+/**
+ * The certificate provider instance a proxyless client's bootstrap must define
+ * (`certificate_providers.parley`): its own SVID and key, and the bundle it trusts.
+ */
+export const PROXYLESS_CERTIFICATE_PROVIDER = 'parley';
+
+/** Name (or name prefix, `proxyless.<hash>`) of the RouteConfiguration of proxyless clients. */
+export const PROXYLESS_ROUTE_CONFIGURATION = 'proxyless';
+
 const ALL = '*';
 const MAX_OWN_CACHE = 100_000;
 
 interface OutboundSet {
+  /** What identifies the set (`*` for every service). */
+  readonly key: string;
+  /** The HTTP destinations (the virtual hosts of its route configuration). */
+  readonly hosts: readonly Service[];
   readonly routeName: string | undefined;
   readonly route: XdsResource | undefined;
   /** Clusters (and load assignments) the proxy gets: the set plus route destinations, mirrors. */
   readonly clusterNames: readonly string[];
+  readonly clusters: ReadonlyMap<string, XdsResource>;
+}
+
+/** What a proxyless gRPC client with a given outbound set gets (compiled on first request). */
+interface ProxylessSet {
+  readonly listeners: ReadonlyMap<string, XdsResource>;
+  readonly routes: ReadonlyMap<string, XdsResource>;
   readonly clusters: ReadonlyMap<string, XdsResource>;
 }
 
@@ -58,6 +81,8 @@ class MeshPlan {
   readonly clusters = new Map<string, XdsResource>();
   readonly outboundSets = new Map<string, OutboundSet>();
   readonly own = new Map<string, OwnResources>();
+  readonly proxylessClusters = new Map<string, XdsResource>();
+  readonly proxylessSets = new Map<string, ProxylessSet>();
   readonly filters: readonly HttpFilterPiece[];
 
   constructor(
@@ -105,12 +130,10 @@ class MeshPlan {
     }
     const clusterNames = [...names].sort();
     const routeName =
-      httpHosts.length === 0
-        ? undefined
-        : key === ALL
-          ? OUTBOUND_LISTENER
-          : `${OUTBOUND_LISTENER}.${createHash('sha256').update(key).digest('hex').slice(0, 8)}`;
+      httpHosts.length === 0 ? undefined : `${OUTBOUND_LISTENER}${routeNameSuffix(key)}`;
     set = {
+      key,
+      hosts: httpHosts,
       routeName,
       route:
         routeName === undefined
@@ -133,6 +156,51 @@ class MeshPlan {
     };
     this.outboundSets.set(key, set);
     return set;
+  }
+
+  /**
+   * What a proxyless gRPC client calling `set` gets: an API listener per destination (named
+   * `name` and `name:port`), one RouteConfiguration, and clusters with certificate-provider mTLS.
+   */
+  proxylessSet(set: OutboundSet): ProxylessSet {
+    let compiled = this.proxylessSets.get(set.key);
+    if (compiled !== undefined) return compiled;
+    const listeners = new Map<string, XdsResource>();
+    const routes = new Map<string, XdsResource>();
+    if (set.hosts.length > 0) {
+      const routeName = `${PROXYLESS_ROUTE_CONFIGURATION}${routeNameSuffix(set.key)}`;
+      routes.set(
+        routeName,
+        xdsResource(
+          XDS_TYPE_URL.route,
+          routeName,
+          proxylessRouteConfiguration(routeName, set.hosts, this.routes, this.policies),
+        ),
+      );
+      for (const host of set.hosts) {
+        const name = host.metadata.name;
+        for (const l of [name, ...host.ports.map((p) => `${name}:${p.port}`)]) {
+          listeners.set(l, xdsResource(XDS_TYPE_URL.listener, l, apiListener(l, routeName)));
+        }
+      }
+    }
+    const clusters = new Map<string, XdsResource>();
+    for (const name of set.clusterNames) {
+      let cluster = this.proxylessClusters.get(name);
+      const service = this.services.get(name);
+      if (cluster === undefined && service !== undefined) {
+        cluster = xdsResource(
+          XDS_TYPE_URL.cluster,
+          name,
+          proxylessCluster(service, this.policies.get(name), PROXYLESS_CERTIFICATE_PROVIDER),
+        );
+        this.proxylessClusters.set(name, cluster);
+      }
+      if (cluster !== undefined) clusters.set(name, cluster);
+    }
+    compiled = { listeners, routes, clusters };
+    this.proxylessSets.set(set.key, compiled);
+    return compiled;
   }
 
   /** The listeners and local cluster of one proxy (memoized by what determines them). */
@@ -164,6 +232,11 @@ class MeshPlan {
     this.own.set(key, own);
     return own;
   }
+}
+
+/** The suffix that tells route configurations of different outbound sets apart. */
+function routeNameSuffix(key: string): string {
+  return key === ALL ? '' : `.${createHash('sha256').update(key).digest('hex').slice(0, 8)}`;
 }
 
 /** Static endpoints of a service, overridden (by name) and extended by registered ones. */
@@ -209,6 +282,26 @@ class CompiledSnapshot implements MeshSnapshot {
     if (service === undefined)
       return { ok: false, reason: `no Service has SPIFFE ID ${node.id.slice(0, 256)}` };
     const name = service.metadata.name;
+    const proxyless = node.metadata[PROXYLESS_METADATA_KEY];
+    if (proxyless !== undefined && typeof proxyless !== 'boolean') {
+      return {
+        ok: false,
+        reason: `node.metadata.${PROXYLESS_METADATA_KEY} must be true or false`,
+      };
+    }
+    if (proxyless === true) {
+      const set = this.plan.outboundSet(service);
+      const p = this.plan.proxylessSet(set);
+      return {
+        ok: true,
+        resources: new Map<XdsTypeUrl, ReadonlyMap<string, XdsResource>>([
+          [XDS_TYPE_URL.listener, p.listeners],
+          [XDS_TYPE_URL.route, p.routes],
+          [XDS_TYPE_URL.cluster, p.clusters],
+          [XDS_TYPE_URL.endpoint, this.#eds(set)],
+        ]),
+      };
+    }
     if (service.ports[0]?.protocol === 'tcp') {
       return {
         ok: false,

@@ -13,7 +13,8 @@ function rawPriority(e: Endpoint, policy: TrafficPolicy | undefined): number {
 
 /**
  * The ClusterLoadAssignment of a service: its instances' sidecar inbound addresses, grouped by
- * locality and failover priority (priorities renumbered 0..n without gaps, as Envoy requires).
+ * locality and failover priority (priorities renumbered 0..n without gaps, as Envoy requires);
+ * every group has a locality (empty when unknown) and a weight (the sum of its endpoints').
  */
 export function clusterLoadAssignment(
   service: Service,
@@ -36,22 +37,20 @@ export function clusterLoadAssignment(
     }
     g.endpoints.push(e);
   });
-  const weighted = policy?.loadBalancer.localityWeighted === true;
   return {
     cluster_name: service.metadata.name,
     endpoints: [...groups.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([, g]) => ({
-        ...(g.locality !== undefined && {
-          locality: { region: g.locality.region, zone: g.locality.zone },
-        }),
+        // gRPC clients (gRFC A27) reject a group without a locality and skip one without a
+        // weight; Envoy uses locality weights only when the cluster asks for them.
+        locality:
+          g.locality === undefined ? {} : { region: g.locality.region, zone: g.locality.zone },
         lb_endpoints: g.endpoints.map((e) => ({
           endpoint: { address: socketAddress(e.inbound), hostname: e.name },
           load_balancing_weight: { value: e.weight },
         })),
-        ...(weighted && {
-          load_balancing_weight: { value: g.endpoints.reduce((a, e) => a + e.weight, 0) },
-        }),
+        load_balancing_weight: { value: g.endpoints.reduce((a, e) => a + e.weight, 0) },
         priority: g.priority,
       })),
   };

@@ -112,3 +112,25 @@ export function outboundListener(
     filter_chains: [{ filters: [hcm('outbound', routing, filters, service)] }],
   };
 }
+
+/**
+ * An API listener for a proxyless gRPC client: `xds:///<name>` makes grpc-js-xds ask LDS for the
+ * listener `<name>`, whose HttpConnectionManager names the RouteConfiguration to fetch over ADS.
+ * Its HTTP filters are those gRPC implements (fault injection, then the router).
+ */
+export function apiListener(name: string, routeConfigName: string): ProtoObject {
+  return {
+    name,
+    api_listener: {
+      api_listener: {
+        '@type': TYPE.hcm,
+        stat_prefix: 'proxyless',
+        rds: { route_config_name: routeConfigName, config_source: ADS_SOURCE },
+        http_filters: [
+          { name: 'envoy.filters.http.fault', typed_config: { '@type': TYPE.fault } },
+          { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE.router } },
+        ],
+      },
+    },
+  };
+}

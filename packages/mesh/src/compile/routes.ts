@@ -60,22 +60,24 @@ function hashPolicy(rule: RouteRule, policies: ReadonlyMap<string, TrafficPolicy
     : { hash_policy: headers.map((header_name) => ({ header: { header_name } })) };
 }
 
-function routeAction(rule: RouteRule, policies: ReadonlyMap<string, TrafficPolicy>): ProtoObject {
+function routeTarget(rule: RouteRule): ProtoObject {
   const [only, ...rest] = rule.destinations;
-  const target =
-    only !== undefined && rest.length === 0
-      ? { cluster: only.service }
-      : {
-          weighted_clusters: {
-            clusters: rule.destinations.map((d) => ({
-              name: d.service,
-              weight: { value: d.weight },
-            })),
-          },
-        };
+  return only !== undefined && rest.length === 0
+    ? { cluster: only.service }
+    : {
+        weighted_clusters: {
+          clusters: rule.destinations.map((d) => ({
+            name: d.service,
+            weight: { value: d.weight },
+          })),
+        },
+      };
+}
+
+function routeAction(rule: RouteRule, policies: ReadonlyMap<string, TrafficPolicy>): ProtoObject {
   const { retries, mirror, rewrite } = rule;
   return {
-    ...target,
+    ...routeTarget(rule),
     ...(rule.timeout !== undefined && { timeout: duration(rule.timeout) }),
     ...(retries !== undefined && {
       retry_policy: {
@@ -180,5 +182,82 @@ export function outboundRouteConfiguration(
   return {
     name,
     virtual_hosts: services.map((s) => virtualHost(s, routes.get(s.metadata.name), policies)),
+  };
+}
+
+/**
+ * The route action of a rule for a proxyless gRPC client (gRFC A28, A31, A44): destinations,
+ * the timeout as `max_stream_duration` (what gRPC reads; Envoy's `timeout` it ignores), retries
+ * (gRPC honours the gRPC status names of `retry_on`) and ring-hash headers. Mirroring, rewrites
+ * and header changes have no gRPC equivalent and are left out.
+ */
+function proxylessRouteAction(
+  rule: RouteRule,
+  policies: ReadonlyMap<string, TrafficPolicy>,
+): ProtoObject {
+  const { retries } = rule;
+  return {
+    ...routeTarget(rule),
+    ...(rule.timeout !== undefined && {
+      max_stream_duration: { max_stream_duration: duration(rule.timeout) },
+    }),
+    ...(retries !== undefined && {
+      retry_policy: {
+        retry_on: retries.retryOn.join(','),
+        num_retries: { value: retries.attempts },
+      },
+    }),
+    ...hashPolicy(rule, policies),
+  };
+}
+
+/** The virtual host of a destination service as a proxyless gRPC client gets it. */
+function proxylessVirtualHost(
+  service: Service,
+  route: Route | undefined,
+  policies: ReadonlyMap<string, TrafficPolicy>,
+): ProtoObject {
+  const name = service.metadata.name;
+  const policy = policies.get(name)?.loadBalancer.ringHash?.header;
+  return {
+    name,
+    domains: [name, ...service.ports.map((p) => `${name}:${p.port}`)],
+    routes:
+      route === undefined
+        ? [
+            {
+              name: `${name}/default`,
+              match: { prefix: '/' },
+              route: {
+                cluster: name,
+                ...(policy !== undefined && { hash_policy: [{ header: { header_name: policy } }] }),
+              },
+            },
+          ]
+        : route.rules.map((rule) => ({
+            name: `${name}/${rule.name}`,
+            match: routeMatch(rule),
+            route: proxylessRouteAction(rule, policies),
+            ...faultConfig(rule),
+          })),
+  };
+}
+
+/**
+ * The RouteConfiguration of proxyless gRPC clients: one virtual host per destination service
+ * (domains `name` and `name:port`, which is what `xds:///name` resolves against), the same
+ * matches and destinations as the sidecars' outbound routes, in the subset gRPC understands.
+ */
+export function proxylessRouteConfiguration(
+  name: string,
+  services: readonly Service[],
+  routes: ReadonlyMap<string, Route>,
+  policies: ReadonlyMap<string, TrafficPolicy>,
+): ProtoObject {
+  return {
+    name,
+    virtual_hosts: services.map((s) =>
+      proxylessVirtualHost(s, routes.get(s.metadata.name), policies),
+    ),
   };
 }
