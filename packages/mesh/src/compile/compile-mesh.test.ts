@@ -209,6 +209,35 @@ describe('compileMesh', () => {
     );
   });
 
+  it('routes requests naming no service to the default destination (an edge proxy)', () => {
+    const edge = `${MESH}---
+apiVersion: parley.dev/v1
+kind: Service
+metadata: { name: edge }
+spec:
+  spiffeId: spiffe://example.org/edge
+  ports: [{ name: http, port: 80 }]
+  sidecar: { outboundPort: 8080, outbound: [frontend], defaultDestination: frontend }
+`;
+    const res = resources(compileMesh(config(edge), { commit: 'c1' }), 'spiffe://example.org/edge');
+    const listeners = [...(res.get(XDS_TYPE_URL.listener)?.keys() ?? [])];
+    assert.deepEqual(listeners, ['outbound']);
+    const [routeName] = [...(res.get(XDS_TYPE_URL.route)?.keys() ?? [])];
+    const hosts = list(decoded(res, XDS_TYPE_URL.route, routeName ?? ''), 'virtual_hosts');
+    assert.deepEqual(
+      hosts.map((h) => at(h, 'domains')),
+      [['frontend', 'frontend:8080'], ['*']],
+    );
+    assert.equal(at(hosts[1], 'routes', 0, 'route', 'cluster'), 'frontend');
+    const bad = parseMeshConfig([
+      {
+        path: 'e.yaml',
+        text: edge.replace('defaultDestination: frontend', 'defaultDestination: reviews'),
+      },
+    ]);
+    assert.ok(!bad.ok && bad.problems.some((p) => p.path === 'spec.sidecar.defaultDestination'));
+  });
+
   it('matches exactly the destination SPIFFE ID in every cluster', () => {
     const c = decoded(front, XDS_TYPE_URL.cluster, 'reviews');
     assert.equal(at(c, 'transport_socket', 'typed_config', 'sni'), 'reviews');

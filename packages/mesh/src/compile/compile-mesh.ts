@@ -113,7 +113,10 @@ class MeshPlan {
   /** The destinations a service's sidecars can call, compiled once per distinct set. */
   outboundSet(service: Service): OutboundSet {
     const listed = service.sidecar.outbound;
-    const key = listed === undefined ? ALL : [...new Set(listed)].sort().join(',');
+    const fallback = service.sidecar.defaultDestination;
+    const key =
+      (listed === undefined ? ALL : [...new Set(listed)].sort().join(',')) +
+      (fallback === undefined ? '' : `>${fallback}`);
     let set = this.outboundSets.get(key);
     if (set !== undefined) return set;
     const hosts =
@@ -141,11 +144,17 @@ class MeshPlan {
           : xdsResource(
               XDS_TYPE_URL.route,
               routeName,
-              outboundRouteConfiguration(routeName, httpHosts, this.routes, this.policies),
+              outboundRouteConfiguration(
+                routeName,
+                httpHosts,
+                this.routes,
+                this.policies,
+                httpHosts.find((h) => h.metadata.name === fallback),
+              ),
             ),
       clusterNames,
       clusters:
-        key === ALL
+        key === ALL && fallback === undefined
           ? this.clusters
           : new Map(
               clusterNames.flatMap((n) => {

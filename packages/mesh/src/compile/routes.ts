@@ -172,17 +172,23 @@ export function virtualHost(
   };
 }
 
-/** The outbound RouteConfiguration: one virtual host per destination service, sorted by name. */
+/**
+ * The outbound RouteConfiguration: one virtual host per destination service, sorted by name, and
+ * with a default destination a last catch-all host (`*`) with that service's rules.
+ */
 export function outboundRouteConfiguration(
   name: string,
   services: readonly Service[],
   routes: ReadonlyMap<string, Route>,
   policies: ReadonlyMap<string, TrafficPolicy>,
+  fallback?: Service,
 ): ProtoObject {
-  return {
-    name,
-    virtual_hosts: services.map((s) => virtualHost(s, routes.get(s.metadata.name), policies)),
-  };
+  const hosts = services.map((s) => virtualHost(s, routes.get(s.metadata.name), policies));
+  if (fallback !== undefined) {
+    const host = virtualHost(fallback, routes.get(fallback.metadata.name), policies);
+    hosts.push({ ...host, name: 'default', domains: ['*'] });
+  }
+  return { name, virtual_hosts: hosts };
 }
 
 /**

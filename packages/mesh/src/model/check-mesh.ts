@@ -93,6 +93,18 @@ export function checkMesh(
         report(s, `spec.sidecar.outbound[${i}]`, `no Service named "${name}"`);
       }
     });
+    const fallback = s.sidecar.defaultDestination;
+    if (fallback !== undefined) {
+      const target = services.get(fallback);
+      const path = 'spec.sidecar.defaultDestination';
+      if (target === undefined) {
+        if (!unreadServices.has(fallback)) report(s, path, `no Service named "${fallback}"`);
+      } else if (target.ports[0]?.protocol === 'tcp') {
+        report(s, path, `"${fallback}" is a tcp service: only HTTP requests have a Host`);
+      } else if (s.sidecar.outbound !== undefined && !s.sidecar.outbound.includes(fallback)) {
+        report(s, path, `"${fallback}" is not in spec.sidecar.outbound`);
+      }
+    }
   }
 
   const serviceRef = (doc: MeshDocument, path: string, name: string): boolean => {

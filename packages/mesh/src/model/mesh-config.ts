@@ -78,6 +78,11 @@ export interface SidecarSettings {
   readonly outboundPort: number;
   /** Services this sidecar can call; undefined = every service of the mesh. */
   readonly outbound?: readonly string[];
+  /**
+   * The service a request goes to when its Host names none (an edge proxy in front of a web
+   * front-end, reached as `http://127.0.0.1:8080/`): a catch-all virtual host with its routes.
+   */
+  readonly defaultDestination?: string;
 }
 
 /** A `Service`: an identity, its ports and its instances. */

@@ -139,7 +139,15 @@ export function readService(
           SERVICE_NAME.test(v) ? undefined : 'must be a service name',
         )
       : undefined;
-    sidecar = { outboundPort, ...(outbound !== undefined && { outbound }) };
+    const defaultDestination = side.optionalString('defaultDestination');
+    if (defaultDestination !== undefined && !SERVICE_NAME.test(defaultDestination)) {
+      side.problem('defaultDestination', 'must be a service name');
+    }
+    sidecar = {
+      outboundPort,
+      ...(outbound !== undefined && { outbound }),
+      ...(defaultDestination !== undefined && { defaultDestination }),
+    };
   }
   if (spiffeId === undefined) return undefined;
   return {
