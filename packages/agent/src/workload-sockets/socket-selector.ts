@@ -6,8 +6,6 @@ import {
 } from '@parley/core';
 import type { CallerResult } from '../workload-api/workload-api-deps.js';
 
-export { PARLEY_SELECTOR_TYPE, parseSocketName };
-
 /** The selector every caller of the per-workload socket `name` carries. */
 export function socketSelector(name: string): Selector {
   return { type: PARLEY_SELECTOR_TYPE, value: `${SOCKET_PREFIX}${parseSocketName(name)}` };

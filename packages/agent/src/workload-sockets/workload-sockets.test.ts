@@ -21,7 +21,8 @@ import type { WorkloadApiLog } from '../workload-api/workload-api-deps.js';
 import { attestCaller } from '../workload-attestor/attest-caller.js';
 import { createWorkloadAttestors } from '../workload-attestor/workload-attestors.js';
 import { type AgentSocket, serveAgentSocket } from './serve-agent-socket.js';
-import { callerOnSocket, parseSocketName, socketNameOf } from './socket-selector.js';
+import { parseSocketName } from '@parley/core';
+import { callerOnSocket, socketNameOf } from './socket-selector.js';
 import { WorkloadSockets } from './workload-sockets.js';
 
 const run = promisify(execFile);
