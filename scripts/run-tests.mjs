@@ -1,6 +1,7 @@
-// Runs every compiled test file (`*.test.js` under packages/*/dist and bench/dist) with node's own
-// test runner; its summary line is what CI reads. Extra arguments are passed to `node --test`
-// (e.g. `--test-name-pattern`); a path argument narrows the run to the files under it.
+// Runs every compiled test file (`*.test.js` under packages/*/dist, bench/dist, e2e/dist and
+// examples/sock-shop/dist) with node's own test runner; its summary line is what CI reads. Extra
+// arguments are passed to `node --test` (e.g. `--test-name-pattern`); a path argument (a source
+// file or folder) narrows the run to the tests under it.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -24,6 +25,7 @@ const dists = [
   ...readdirSync(join(root, 'packages')).map((p) => join(root, 'packages', p, 'dist')),
   join(root, 'bench', 'dist'),
   join(root, 'e2e', 'dist'),
+  join(root, 'examples', 'sock-shop', 'dist'),
 ].filter((d) => {
   try {
     return statSync(d).isDirectory();
@@ -36,7 +38,10 @@ const files = dists
   .filter((f) => {
     if (paths.length === 0) return true;
     // A path names sources: packages/x/src/… and bench/src/… compile to dist/…, e2e/… to e2e/dist/….
-    const sources = [f, f.replace('/dist/', '/src/'), f.replace('/dist/', '/')];
+    const sources = [f, f.replace('/dist/', '/src/'), f.replace('/dist/', '/')].flatMap((s) => [
+      s,
+      s.replace(/\.js$/, '.ts'),
+    ]);
     return paths.some((p) => sources.some((s) => s.startsWith(p)));
   })
   .sort();
