@@ -62,6 +62,13 @@ module.exports = {
       to: { dependencyTypes: ['local'], pathNot: '^$1/' },
     },
     {
+      name: 'examples-import-no-parley-package',
+      comment: 'The demo knows nothing of Parley: it talks plain HTTP through its sidecar.',
+      severity: 'error',
+      from: { path: '^examples/' },
+      to: { path: '^packages/' },
+    },
+    {
       name: 'not-to-unresolvable',
       severity: 'error',
       from: {},

@@ -1,0 +1,5 @@
+// Entry: the carts-db key-value service.
+import { cartsDb } from './apps/carts-db.js';
+import { runProcess } from './http/run-process.js';
+
+runProcess(() => cartsDb());
