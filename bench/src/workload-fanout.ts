@@ -11,7 +11,6 @@
 // the entry (its X.509 TTL), and the agent's next sync (run here at once, as its loop would)
 // re-mints the SVID.
 import { createHash } from 'node:crypto';
-import { type ChildProcess, fork } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -32,6 +31,7 @@ import {
   systemClock,
 } from '@parley/core';
 import { makeTempDir } from '@parley/testing';
+import { forkClient } from './client-process.js';
 import { startParleyServer } from './parley-server.js';
 import { median, runBench } from './run-bench.js';
 
@@ -158,42 +158,14 @@ await runBench('bench/workload-fanout', 5 * 60_000, async (defer) => {
 
   /** Opens `streams` streams, rotates ROTATIONS (+1 warm-up) times, closes them. */
   const phase = async (streams: number, connections: number): Promise<Rotation[]> => {
-    const child: ChildProcess = fork(
+    const client = forkClient<ClientMessage>(
+      'stream client',
       STREAMS_SCRIPT,
       [socket, String(streams), String(connections)],
-      {
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      },
+      defer,
     );
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const stop = async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    };
-    defer(stop);
-    const inbox: ClientMessage[] = [];
-    let wake: (() => void) | undefined;
-    child.on('message', (m: ClientMessage) => {
-      inbox.push(m);
-      wake?.();
-    });
-    const next = async (what: string, timeoutMs: number): Promise<ClientMessage> => {
-      const deadline = performance.now() + timeoutMs;
-      while (inbox.length === 0) {
-        if (child.exitCode !== null)
-          throw new Error(`the stream client exited (${child.exitCode})`);
-        const left = deadline - performance.now();
-        if (left <= 0) throw new Error(`timed out waiting for ${what}`);
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, Math.min(left, 200));
-        });
-        wake = undefined;
-      }
-      const m = inbox.shift()!;
-      if (m.type === 'error') throw new Error(`stream client: ${m.message}`);
-      return m;
-    };
+    const stop = () => client.stop();
+    const next = (what: string, timeoutMs: number) => client.next(what, timeoutMs);
     const opened = performance.now();
     const ready = await next(`${streams} streams to open`, 120_000);
     if (ready.type !== 'ready') throw new Error(`unexpected ${ready.type}`);
@@ -201,7 +173,7 @@ await runBench('bench/workload-fanout', 5 * 60_000, async (defer) => {
     const rotations: Rotation[] = [];
     for (let i = 0; i <= ROTATIONS; i++) {
       const { at, remintMs, svidHash } = await rotate();
-      child.send({ type: 'await', svidHash, timeoutMs: 10_000 });
+      client.send({ type: 'await', svidHash, timeoutMs: 10_000 });
       const arrived = await next('the streams to receive the rotated SVID', 30_000);
       if (arrived.type !== 'arrived') throw new Error(`unexpected ${arrived.type}`);
       const times = arrived.times.filter((t): t is number => t !== null).map((t) => t - at);

@@ -9,7 +9,6 @@
 // repository (one Service YAML per service, 4 endpoints each, each calling 10 services with svc-0
 // among them, so an endpoint change of svc-0 reaches every proxy), parsed and compiled by the real
 // model and compiler (timed: the compile target) and changed with withEndpoints.
-import { type ChildProcess, fork } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
@@ -38,6 +37,7 @@ import {
   withEndpoints,
 } from '@parley/mesh';
 import { type TestCa, makeTestCa } from '@parley/testing';
+import { forkClient } from './client-process.js';
 import { mib } from './process-stats.js';
 import { runBench } from './run-bench.js';
 
@@ -184,36 +184,11 @@ await runBench('bench/xds-push', 10 * 60_000, async (defer) => {
     const stopServer = () => server.forceShutdown();
     defer(stopServer);
 
-    const child: ChildProcess = fork(CLIENTS_SCRIPT, [], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const stop = async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    };
-    defer(stop);
-    const inbox: ClientMessage[] = [];
-    let wake: (() => void) | undefined;
-    child.on('message', (m: ClientMessage) => {
-      inbox.push(m);
-      wake?.();
-    });
+    const client = forkClient<ClientMessage>('ADS client', CLIENTS_SCRIPT, [], defer);
+    const stop = () => client.stop();
     const next = async (what: string, timeoutMs: number): Promise<number[]> => {
-      const deadline = performance.now() + timeoutMs;
-      while (inbox.length === 0) {
-        if (child.exitCode !== null) throw new Error(`the ADS client exited (${child.exitCode})`);
-        const left = deadline - performance.now();
-        if (left <= 0) throw new Error(`timed out waiting for ${what}`);
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, Math.min(left, 200));
-        });
-        wake = undefined;
-      }
-      const m = inbox.shift()!;
-      if (m.type === 'error') throw new Error(`ADS client: ${m.message}`);
-      if (m.type === 'ready') return [];
+      const m = await client.next(what, timeoutMs);
+      if (m.type !== 'arrived') return [];
       const missing = m.times.filter((t) => t === null).length;
       if (missing > 0) throw new Error(`${missing} of ${m.times.length} proxies missed ${what}`);
       return m.times as number[];
@@ -222,8 +197,8 @@ await runBench('bench/xds-push', 10 * 60_000, async (defer) => {
     await next('the ADS client process to start', 30_000);
     const started = now();
     const cpuBefore = process.cpuUsage();
-    child.send({ type: 'start', port, rootPem, proxies: svids.slice(0, clients) });
-    child.send({ type: 'await', version: 'v1', types: ALL_TYPES, timeoutMs: 60_000 });
+    client.send({ type: 'start', port, rootPem, proxies: svids.slice(0, clients) });
+    client.send({ type: 'await', version: 'v1', types: ALL_TYPES, timeoutMs: 60_000 });
     const converged = await next('convergence', 70_000);
     const convergeMs = Math.max(...converged) - started;
     const cpu = process.cpuUsage(cpuBefore);
@@ -241,7 +216,7 @@ await runBench('bench/xds-push', 10 * 60_000, async (defer) => {
     if (!moved.ok) throw new Error('bad endpoint');
     const result = controller.updateEndpoints('svc-0', [moved.endpoint]);
     if (!result.ok) throw new Error(result.reason);
-    child.send({
+    client.send({
       type: 'await',
       version: result.snapshot.version,
       types: [XDS_TYPE_URL.endpoint],

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { type EncodedAny, type ProtoObject, XDS_TYPE_URL, encodeAny } from '@parley/api';
 import { type Bundle, type SpiffeId, encodePem, parseSpiffeId } from '@parley/core';
 import type { WorkloadView, WorkloadX509Svid } from '../workload-api/workload-api-deps.js';
+import { fingerprint as digest } from '../workload-api/workload-responses.js';
 
 /** The SDS name of the caller's default identity (the first SVID in the Workload API order). */
 export const SDS_DEFAULT_NAME = 'default';
@@ -30,17 +30,6 @@ type Resolved =
   | { readonly kind: 'unavailable' };
 
 const UNAVAILABLE: Resolved = { kind: 'unavailable' };
-
-function digest(parts: readonly (string | Uint8Array)[]): string {
-  const hash = createHash('sha256');
-  const len = Buffer.alloc(4);
-  for (const part of parts) {
-    const bytes = typeof part === 'string' ? Buffer.from(part) : part;
-    len.writeUInt32BE(bytes.length);
-    hash.update(len).update(bytes);
-  }
-  return hash.digest('base64url').slice(0, 22);
-}
 
 /** The foreign bundles of the view (a federated bundle of the own trust domain is ignored). */
 function foreignBundles(view: WorkloadView): readonly Bundle[] {

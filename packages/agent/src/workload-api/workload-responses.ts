@@ -37,7 +37,7 @@ function denied(): Composed<never> {
  * A digest of the public parts of a message, so an unchanged view is not pushed again. The
  * private key is left out: it cannot change without its certificate changing.
  */
-function fingerprint(parts: readonly (string | Uint8Array)[]): string {
+export function fingerprint(parts: readonly (string | Uint8Array)[]): string {
   const hash = createHash('sha256');
   const len = Buffer.alloc(4);
   for (const part of parts) {
@@ -45,7 +45,7 @@ function fingerprint(parts: readonly (string | Uint8Array)[]): string {
     len.writeUInt32BE(bytes.length);
     hash.update(len).update(bytes);
   }
-  return hash.digest('base64');
+  return hash.digest('base64url').slice(0, 22);
 }
 
 function concatDer(certs: readonly { readonly raw: Uint8Array }[]): Buffer {
