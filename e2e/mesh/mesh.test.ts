@@ -333,6 +333,7 @@ describe('mesh: real Envoy sidecars driven by Parley (SDS + ADS from Git)', () =
     const app = await startTestApp('backend-v2-1');
     apps['backend-v2-1'] = app;
     const [inbound, outbound] = [await freePort(), await freePort()];
+    ports['backend-v2-1'] = { inbound, outbound, app: app.port };
     const registered = await mesh.admin(
       'mesh',
       'register',
@@ -361,6 +362,50 @@ describe('mesh: real Envoy sidecars driven by Parley (SDS + ADS from Git)', () =
     );
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /inbound/);
+  });
+
+  it('a config Envoy rejects is NACKed, reported and never replaces what the proxy runs', async () => {
+    const app = apps['backend-v2-1'];
+    assert.ok(app);
+    const endpoint = (outbound: number) =>
+      `name=backend-v2-1,inbound=127.0.0.1:${ports['backend-v2-1']?.inbound ?? 0},app=127.0.0.1:${app.port},outbound=127.0.0.1:${outbound}`;
+    // Its outbound listener moves onto a port its own app already holds: Envoy cannot bind it.
+    const bad = await mesh.admin(
+      'mesh',
+      'register',
+      'backend-v2',
+      '--endpoint',
+      endpoint(app.port),
+    );
+    assert.equal(bad.code, 0, bad.stderr);
+    const version = bad.stdout.trim();
+    await waitFor('the NACK in mesh status', async () => {
+      const s = await mesh.status();
+      return s.proxies.some((p) =>
+        Object.values(p.types).some((t) => t.lastNack?.version === version),
+      );
+    });
+    const table = await mesh.admin('mesh', 'status');
+    assert.match(table.stdout, /rejected by proxies:/);
+    // The instance still serves through the listeners it had.
+    await waitFor('v2-1 still answers', async () => {
+      const replies = await callMany(20, 4, () => call(out, 'backend', '/', { 'x-version': 'v2' }));
+      return (
+        replies.every((r) => r.status === 200) && replies.some((r) => r.service === 'backend-v2-1')
+      );
+    });
+    const fixed = await mesh.admin(
+      'mesh',
+      'register',
+      'backend-v2',
+      '--endpoint',
+      endpoint(await freePort()),
+    );
+    assert.equal(fixed.code, 0, fixed.stderr);
+    await waitFor('every proxy ACKed the fix', async () => {
+      const s = await mesh.status();
+      return s.version === fixed.stdout.trim() && s.counts.upToDate === s.counts.proxies;
+    });
   });
 
   it('a bad commit is rejected with file:line and traffic stays on the old snapshot; the next good one applies without dropping a request', async () => {
