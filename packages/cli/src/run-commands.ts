@@ -16,7 +16,7 @@ async function untilAborted(
 
 /** `parley server run --config FILE`. */
 export const serverRun: Command = {
-  summary: 'run the Parley server (identity CA, agent API, admin API)',
+  summary: 'run the Parley server (identity CA, agent API, admin API, mesh ADS)',
   run: async (args, io) => {
     const { values } = parseFlags(args, { config: { type: 'string' } });
     if (values.config === undefined) throw new UsageError('server run needs --config FILE');
@@ -34,7 +34,7 @@ export const serverRun: Command = {
 
 /** `parley agent run --config FILE`. */
 export const agentRun: Command = {
-  summary: 'run the Parley node agent (Workload API)',
+  summary: 'run the Parley node agent (Workload API, SDS, xDS relay)',
   run: async (args, io) => {
     const { values } = parseFlags(args, { config: { type: 'string' } });
     if (values.config === undefined) throw new UsageError('agent run needs --config FILE');
