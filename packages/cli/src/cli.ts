@@ -22,7 +22,8 @@ const VERSION_COMMAND: Command = {
  */
 async function commands(): Promise<Readonly<Record<string, Command>>> {
   const { ADMIN_COMMANDS } = await import('./commands/admin-commands.js');
-  return { ...ADMIN_COMMANDS, version: VERSION_COMMAND };
+  const { UP_COMMANDS } = await import('./up/up-commands.js');
+  return { ...UP_COMMANDS, ...ADMIN_COMMANDS, version: VERSION_COMMAND };
 }
 
 async function help(): Promise<string> {
