@@ -17,6 +17,8 @@ export interface DemoManifest {
   readonly edge: { readonly service: string; readonly port: number };
   /** The traffic generator `--load` starts, when the demo has one. */
   readonly load: { readonly main: string } | undefined;
+  /** Lines the summary shows about the demo (e.g. which store backs carts-db). */
+  readonly notes: readonly string[];
 }
 
 const NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -79,11 +81,14 @@ export function parseDemoManifest(json: string): DemoManifest {
   if (names.has(edgeService))
     throw invalidArgument(`edge.service "${edgeService}" is also a service`);
   const load = r['load'] === undefined ? undefined : record(r['load'], 'load');
+  const notes = r['notes'] ?? [];
+  if (!Array.isArray(notes) || notes.length > 16) throw invalidArgument('notes must be a list');
   return {
     trustDomain,
     idPrefix,
     services,
     edge: { service: edgeService, port },
     load: load === undefined ? undefined : { main: mainFile(load['main'], 'load.main') },
+    notes: notes.map((n: unknown, i) => text(n, `notes[${i}]`)),
   };
 }

@@ -25,6 +25,7 @@ export function renderSummary(summary: UpSummary, cwd: string, detached: boolean
     `  agent socket  ${summary.agentSocket}`,
     `  metrics       ${summary.metricsUrl}`,
     `  mesh config   ${mesh} (a Git repository: every commit changes the live mesh)`,
+    ...summary.notes.map((n) => `  note          ${n}`),
     '',
     'Next, try:',
     `  npx parley status${dir}                       # components, pids, restarts, endpoints`,

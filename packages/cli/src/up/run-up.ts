@@ -61,6 +61,8 @@ export interface UpSummary {
   readonly agentSocket: string;
   readonly metricsUrl: string;
   readonly meshRepo: string;
+  /** What the demo says about itself (e.g. which store backs carts-db). */
+  readonly notes: readonly string[];
 }
 
 /** A progress event of `parley up` (printed in the foreground, sent to `--detach`'s parent). */
@@ -334,6 +336,7 @@ export async function runUp(options: UpOptions, deps: UpDeps): Promise<number> {
         agentSocket: layout.agentSocket,
         metricsUrl,
         meshRepo: layout.meshRepo,
+        notes: demo.kind === 'demo' ? demo.manifest.notes : [],
       },
     });
     if (!signal.aborted) {
