@@ -1,3 +1,4 @@
+import { checkAuthorizationPolicies } from './read-authorization-policy.js';
 import type {
   AuthorizationPolicy,
   MeshConfig,
@@ -203,6 +204,8 @@ export function checkMesh(
       policyByHost.set(p.host, p);
     }
   }
+
+  checkAuthorizationPolicies([...authz.values()], [...services.values()], unreadServices, report);
 
   const sorted = <T extends MeshDocument>(m: ReadonlyMap<string, T>) =>
     [...m.values()].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));

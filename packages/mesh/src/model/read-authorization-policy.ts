@@ -1,43 +1,75 @@
-import type { ObjectReader } from '@parley/core';
-import type { AuthorizationPolicy, Metadata, PlainData, SourceRef } from './mesh-config.js';
-import { plainData } from './read-common.js';
+import { type ConfigProblem, ObjectReader, parseSpiffeId, parseTrustDomain } from '@parley/core';
+import type {
+  AuthorizationPolicy,
+  AuthzAttributeName,
+  AuthzCidr,
+  AuthzCondition,
+  AuthzExpression,
+  AuthzHostPattern,
+  AuthzOperation,
+  AuthzPathPattern,
+  AuthzRole,
+  AuthzRule,
+  AuthzSelector,
+  AuthzSource,
+  AuthzStringPattern,
+  Metadata,
+  Service,
+  SourceRef,
+} from './mesh-config.js';
+import { DOCUMENT_NAME, HEADER_NAME, MAX_LIST, SERVICE_NAME } from './read-common.js';
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'];
+const ATTRIBUTES: readonly AuthzAttributeName[] = ['environment', 'team', 'sensitivity'];
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const WORD = /^[A-Za-z0-9]([-._A-Za-z0-9]{0,61}[A-Za-z0-9])?$/;
+const SETTINGS_KEYS = ['selector', 'action', 'rules', 'dryRun'];
 
 /**
- * Reads the `spec` of an AuthorizationPolicy: known top-level keys, a valid action, rules as a
- * list of maps; the rules themselves are carried as plain data until authorization interprets them.
+ * Reads the `spec` of an AuthorizationPolicy strictly (docs/authz.md): selector, action, rules
+ * (`from`, `to`, `roles`, `when` with patterns, CIDRs, time windows and CEL-subset expressions
+ * parsed here, at the edge), dryRun — or, for the mesh settings document, `defaultAction` and
+ * `roles`. Every problem is reported at its field path.
  */
 export function readAuthorizationPolicy(
   spec: ObjectReader,
   metadata: Metadata,
   source: SourceRef,
 ): AuthorizationPolicy | undefined {
-  let selector: PlainData | undefined;
-  if (spec.has('selector')) {
-    const raw = spec.raw('selector');
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-      spec.problem('selector', 'must be a map');
-    } else {
-      selector = data(spec, 'selector', raw);
+  // Nested readers collect into a local list, forwarded to `spec` (whose path they start with).
+  const problems: ConfigProblem[] = [];
+  const settings = spec.has('defaultAction') || spec.has('roles');
+  let selector: AuthzSelector | undefined;
+  const sel = spec.object('selector');
+  if (sel !== undefined) {
+    const services = strings(sel, 'services', (v) =>
+      SERVICE_NAME.test(v) ? undefined : 'must be a Service name',
+    );
+    const spiffeIds = patterns(sel, 'spiffeIds', principalPattern);
+    if (!sel.has('services') && !sel.has('spiffeIds')) {
+      sel.problem('', 'must list services or spiffeIds (omit selector for every workload)');
     }
+    selector = { services, spiffeIds };
   }
   const action = spec.oneOf('action', ['ALLOW', 'DENY', 'AUDIT'] as const, 'ALLOW');
-  const rules: PlainData[] = [];
-  const raw = spec.raw('rules');
-  if (raw !== undefined) {
-    if (!Array.isArray(raw) || raw.length > 1000) {
-      spec.problem('rules', 'must be a list of at most 1000 rules');
-    } else {
-      raw.forEach((rule: unknown, i) => {
-        if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) {
-          spec.problem(`rules[${i}]`, 'must be a map');
-          return;
-        }
-        const value = data(spec, `rules[${i}]`, rule);
-        if (value !== undefined) rules.push(value);
-      });
+  const rules = mapItems(spec, 'rules', problems, (r, i) => readRule(r, i, problems));
+  rules.forEach((r, i) => {
+    const j = rules.findIndex((q) => q.name === r.name);
+    if (j < i) spec.problem(`rules[${i}].name`, `repeats the name of rules[${j}]`);
+  });
+  const dryRun = spec.boolean('dryRun', false);
+  const defaultAction = spec.has('defaultAction')
+    ? spec.oneOf('defaultAction', ['ALLOW', 'DENY'] as const)
+    : undefined;
+  const roles = mapItems(spec, 'roles', problems, (r) => readRole(r, problems));
+  if (settings) {
+    for (const key of SETTINGS_KEYS) {
+      if (spec.has(key)) {
+        spec.problem(key, 'is not allowed in the mesh settings policy (defaultAction, roles)');
+      }
     }
   }
-  const dryRun = spec.boolean('dryRun', false);
+  for (const p of problems) spec.problem(p.path.replace(/^spec\.?/, ''), p.message);
   return {
     kind: 'AuthorizationPolicy',
     source,
@@ -46,14 +78,706 @@ export function readAuthorizationPolicy(
     action,
     rules,
     dryRun,
+    ...(defaultAction !== undefined && { defaultAction }),
+    roles,
   };
 }
 
-function data(r: ObjectReader, key: string, value: unknown): PlainData | undefined {
-  try {
-    return plainData(value);
-  } catch (err) {
-    r.problem(key, (err as Error).message);
+/**
+ * The checks of AuthorizationPolicies that span documents: selected Services exist, SPIFFE ID
+ * selectors select some Service, roles are defined once and exist where used, at most one
+ * document sets `defaultAction`, attribute values in conditions are declared by some Service.
+ */
+export function checkAuthorizationPolicies(
+  policies: readonly AuthorizationPolicy[],
+  services: readonly Service[],
+  unreadServices: ReadonlySet<string>,
+  report: (doc: AuthorizationPolicy, path: string, message: string) => void,
+): void {
+  const names = new Set(services.map((s) => s.metadata.name));
+  const roles = new Map<string, AuthorizationPolicy>();
+  let settings: AuthorizationPolicy | undefined;
+  for (const p of policies) {
+    if (p.defaultAction !== undefined) {
+      if (settings !== undefined) {
+        report(
+          p,
+          'spec.defaultAction',
+          `is already set by "${settings.metadata.name}" (${settings.source.file}:${settings.source.line})`,
+        );
+      } else {
+        settings = p;
+      }
+    }
+    p.roles.forEach((r, i) => {
+      const first = roles.get(r.name);
+      if (first !== undefined) {
+        report(
+          p,
+          `spec.roles[${i}].name`,
+          `role "${r.name}" is already defined by "${first.metadata.name}"`,
+        );
+      } else {
+        roles.set(r.name, p);
+      }
+    });
+  }
+  const declared = (of: AuthzAttributeName, value: string) =>
+    services.some((s) => s.attributes[of] === value);
+  for (const p of policies) {
+    p.selector?.services.forEach((name, i) => {
+      if (!names.has(name) && !unreadServices.has(name)) {
+        report(p, `spec.selector.services[${i}]`, `no Service named "${name}"`);
+      }
+    });
+    p.selector?.spiffeIds.forEach((pattern, i) => {
+      if (!services.some((s) => matches(pattern, s.spiffeId.toString()))) {
+        report(p, `spec.selector.spiffeIds[${i}]`, `"${pattern.text}" selects no Service`);
+      }
+    });
+    p.rules.forEach((rule, i) => {
+      rule.roles.forEach((name, j) => {
+        if (!roles.has(name)) report(p, `spec.rules[${i}].roles[${j}]`, `no role named "${name}"`);
+      });
+      rule.when.forEach((c, j) => {
+        if (c.kind !== 'attribute') return;
+        for (const key of ['values', 'notValues'] as const) {
+          c[key].forEach((v, k) => {
+            if (!declared(c.name, v)) {
+              report(
+                p,
+                `spec.rules[${i}].when[${j}].${key}[${k}]`,
+                `no Service declares ${c.name}: ${v}`,
+              );
+            }
+          });
+        }
+      });
+    });
+  }
+}
+
+function matches(p: AuthzStringPattern, v: string): boolean {
+  switch (p.kind) {
+    case 'any':
+      return true;
+    case 'exact':
+      return v === p.value;
+    case 'prefix':
+      return v.startsWith(p.value);
+    case 'suffix':
+      return v.endsWith(p.value);
+  }
+}
+
+function readRule(r: ObjectReader, index: number, problems: ConfigProblem[]): AuthzRule {
+  let name = `rule-${index}`;
+  if (r.has('name')) {
+    const n = r.string('name');
+    if (n !== undefined && DOCUMENT_NAME.test(n)) name = n;
+    else r.problem('name', 'must be lower-case letters, digits, "-" and "." (at most 253)');
+  }
+  const from = mapItems(r, 'from', problems, (s) => readSource(s));
+  const to = mapItems(r, 'to', problems, (o) => readOperation(o));
+  const roles = strings(r, 'roles', (v) =>
+    DOCUMENT_NAME.test(v) ? undefined : 'must be a role name',
+  );
+  const when = mapItems(r, 'when', problems, (c) => readCondition(c));
+  return { name, from, to, roles, when };
+}
+
+function readRole(r: ObjectReader, problems: ConfigProblem[]): AuthzRole | undefined {
+  const name = r.string('name');
+  if (name !== undefined && !DOCUMENT_NAME.test(name)) {
+    r.problem('name', 'must be lower-case letters, digits, "-" and "." (at most 253)');
+  }
+  const principals = patterns(r, 'principals', principalPattern);
+  if (principals.length === 0 && !r.has('principals')) r.problem('principals', 'is required');
+  const permissions = mapItems(r, 'permissions', problems, (o) => readOperation(o));
+  if (permissions.length === 0 && Array.isArray(r.raw('permissions'))) {
+    r.problem('permissions', 'must grant at least one operation');
+  } else if (!r.has('permissions')) {
+    r.problem('permissions', 'is required');
+  }
+  return name === undefined ? undefined : { name, principals, permissions };
+}
+
+function readSource(r: ObjectReader): AuthzSource {
+  const td = (v: string) => {
+    try {
+      parseTrustDomain(v);
+      return undefined;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  return {
+    principals: patterns(r, 'principals', principalPattern),
+    notPrincipals: patterns(r, 'notPrincipals', principalPattern),
+    trustDomains: strings(r, 'trustDomains', td),
+    notTrustDomains: strings(r, 'notTrustDomains', td),
+  };
+}
+
+function readOperation(r: ObjectReader): AuthzOperation {
+  const method = (v: string) =>
+    METHODS.includes(v) ? undefined : `must be one of ${METHODS.join(', ')}`;
+  return {
+    hosts: patterns(r, 'hosts', hostPattern),
+    notHosts: patterns(r, 'notHosts', hostPattern),
+    methods: strings(r, 'methods', method),
+    notMethods: strings(r, 'notMethods', method),
+    paths: patterns(r, 'paths', pathPattern),
+    notPaths: patterns(r, 'notPaths', pathPattern),
+    ports: ports(r, 'ports'),
+    notPorts: ports(r, 'notPorts'),
+    ignoreCase: r.boolean('ignoreCase', false),
+  };
+}
+
+const KEY_FORMS =
+  'request.headers[NAME], request.auth.claims[NAME]…, source.ip, ' +
+  'source.attributes.NAME or destination.attributes.NAME';
+
+function readCondition(r: ObjectReader): AuthzCondition | undefined {
+  const forms = ['key', 'expression', 'time'].filter((k) => r.has(k));
+  if (forms.length !== 1) {
+    r.problem('', 'must have exactly one of key (with values/notValues), expression, time');
+    for (const k of ['values', 'notValues']) r.has(k);
     return undefined;
   }
+  if (forms[0] === 'expression') {
+    const text = r.string('expression');
+    if (text === undefined) return undefined;
+    try {
+      return { kind: 'expression', text, expression: parseExpression(text) };
+    } catch (err) {
+      r.problem('expression', (err as Error).message);
+      return undefined;
+    }
+  }
+  if (forms[0] === 'time') return readTime(r.object('time'));
+  const key = r.string('key');
+  if (!r.has('values') && !r.has('notValues')) {
+    r.problem('', 'needs values or notValues');
+  }
+  if (key === undefined) return undefined;
+  const header = /^request\.headers\[([^\]]+)\]$/.exec(key);
+  if (header !== null) {
+    const name = header[1] ?? '';
+    if (!HEADER_NAME.test(name)) r.problem('key', `"${name}" is not a lower-case header name`);
+    return {
+      kind: 'header',
+      name,
+      values: patterns(r, 'values', valuePattern),
+      notValues: patterns(r, 'notValues', valuePattern),
+    };
+  }
+  const claim = /^request\.auth\.claims((?:\[[^\][]+\])+)$/.exec(key);
+  if (claim !== null) {
+    return {
+      kind: 'claim',
+      path: [...(claim[1] ?? '').matchAll(/\[([^\]]+)\]/g)].map((m) => m[1] ?? ''),
+      values: patterns(r, 'values', valuePattern),
+      notValues: patterns(r, 'notValues', valuePattern),
+    };
+  }
+  if (key === 'source.ip') {
+    return {
+      kind: 'sourceIp',
+      values: patterns(r, 'values', parseCidr),
+      notValues: patterns(r, 'notValues', parseCidr),
+    };
+  }
+  const attr = /^(source|destination)\.attributes\.([A-Za-z]+)$/.exec(key);
+  if (attr !== null) {
+    const name = attr[2] as AuthzAttributeName;
+    if (!ATTRIBUTES.includes(name)) {
+      r.problem('key', `unknown attribute "${name}" (known: ${ATTRIBUTES.join(', ')})`);
+      return undefined;
+    }
+    const word = (v: string) => (WORD.test(v) ? undefined : 'must be an attribute value (a word)');
+    return {
+      kind: 'attribute',
+      of: attr[1] as 'source' | 'destination',
+      name,
+      values: strings(r, 'values', word),
+      notValues: strings(r, 'notValues', word),
+    };
+  }
+  r.problem('key', `unknown key "${key.slice(0, 64)}" (supported: ${KEY_FORMS})`);
+  return undefined;
+}
+
+function readTime(r: ObjectReader | undefined): AuthzCondition | undefined {
+  if (r === undefined) return undefined;
+  const days = strings(r, 'days', (v) =>
+    DAYS.includes(v) ? undefined : `must be one of ${DAYS.join(', ')}`,
+  ).map((d) => DAYS.indexOf(d));
+  if (!r.has('days')) r.problem('days', 'is required');
+  const minutes = (key: string) => {
+    const v = r.string(key);
+    const m = /^([01]\d|2[0-4]):([0-5]\d)$/.exec(v ?? '');
+    const n = m === null ? Number.NaN : Number(m[1]) * 60 + Number(m[2]);
+    if (v !== undefined && !(n <= 24 * 60))
+      r.problem(key, 'must be a UTC time HH:MM (00:00-24:00)');
+    return n;
+  };
+  const start = minutes('start');
+  const end = minutes('end');
+  if (start === end) r.problem('end', 'must differ from start');
+  if (Number.isNaN(start) || Number.isNaN(end)) return undefined;
+  return { kind: 'time', days, start, end: end % (24 * 60) };
+}
+
+/** Reads a list of maps, each with its indexed path, reporting unknown keys of each. */
+function mapItems<T>(
+  r: ObjectReader,
+  key: string,
+  problems: ConfigProblem[],
+  read: (item: ObjectReader, index: number) => T | undefined,
+): T[] {
+  const raw = r.raw(key);
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw) || raw.length > MAX_LIST) {
+    r.problem(key, `must be a list of at most ${MAX_LIST} maps`);
+    return [];
+  }
+  const out: T[] = [];
+  raw.forEach((value: unknown, i) => {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      r.problem(`${key}[${i}]`, 'must be a map');
+      return;
+    }
+    const item = new ObjectReader(
+      value,
+      `${r.path === '' ? '' : `${r.path}.`}${key}[${i}]`,
+      problems,
+    );
+    const result = read(item, i);
+    item.reportUnknown();
+    if (result !== undefined) out.push(result);
+  });
+  return out;
+}
+
+/** A list of strings, each checked; problems at their index. */
+function strings(r: ObjectReader, key: string, check: (v: string) => string | undefined): string[] {
+  return patterns(r, key, (v) => {
+    const problem = check(v);
+    if (problem !== undefined) throw new Error(problem);
+    return v;
+  });
+}
+
+/** A list of strings, each parsed by `parse` (which throws a message); problems at their index. */
+function patterns<T>(r: ObjectReader, key: string, parse: (v: string) => T): T[] {
+  const raw = r.raw(key);
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw) || raw.length > MAX_LIST) {
+    r.problem(key, `must be a list of at most ${MAX_LIST} strings`);
+    return [];
+  }
+  const out: T[] = [];
+  raw.forEach((v, i) => {
+    if (typeof v !== 'string') {
+      r.problem(`${key}[${i}]`, 'must be a string');
+      return;
+    }
+    try {
+      out.push(parse(v));
+    } catch (err) {
+      r.problem(`${key}[${i}]`, (err as Error).message);
+    }
+  });
+  return out;
+}
+
+function ports(r: ObjectReader, key: string): number[] {
+  const raw = r.raw(key);
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw) || raw.length > MAX_LIST) {
+    r.problem(key, 'must be a list of ports');
+    return [];
+  }
+  return raw.filter((v, i) => {
+    const ok = typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
+    if (!ok) r.problem(`${key}[${i}]`, 'must be a port (1-65535)');
+    return ok;
+  }) as number[];
+}
+
+function wildcards(text: string): number {
+  return text.split('*').length - 1;
+}
+
+/** A principal pattern: `*`, an exact SPIFFE ID, a prefix ending in "/*" or a suffix such as "*" + "/path". */
+function principalPattern(text: string): AuthzStringPattern {
+  if (text === '*') return { kind: 'any', text };
+  if (wildcards(text) > 1 || /^[^*].*\*.+$/.test(text)) {
+    throw new Error('may hold one "*", at its start or end');
+  }
+  if (text.startsWith('*')) {
+    const value = text.slice(1);
+    if (!value.startsWith('/') || value.length < 2) {
+      throw new Error('a suffix pattern is "*/path" (the end of a SPIFFE ID path)');
+    }
+    return { kind: 'suffix', value, text };
+  }
+  if (text.endsWith('*')) {
+    const value = text.slice(0, -1);
+    const m = /^spiffe:\/\/([^/]+)\/(.*)$/.exec(value);
+    if (m === null || !(m[2] === '' || m[2]?.endsWith('/'))) {
+      throw new Error('a prefix pattern is "spiffe://trust.domain/path/*"');
+    }
+    parseTrustDomain(m[1] ?? '');
+    return { kind: 'prefix', value, text };
+  }
+  return { kind: 'exact', value: parseSpiffeId(text).toString(), text };
+}
+
+/** A header or claim value: `*` (present), exact, `prefix*` or `*suffix`. */
+function valuePattern(text: string): AuthzStringPattern {
+  if (text === '*') return { kind: 'any', text };
+  if (wildcards(text) > 1) throw new Error('may hold one "*", at its start or end');
+  if (text.startsWith('*')) return { kind: 'suffix', value: text.slice(1), text };
+  if (text.endsWith('*')) return { kind: 'prefix', value: text.slice(0, -1), text };
+  if (text.length > 4096) throw new Error('is longer than 4096 characters');
+  return { kind: 'exact', value: text, text };
+}
+
+const PATH_LITERAL = /^[A-Za-z0-9\-._~!$&'()+,=:@/]*$/;
+
+/** A path pattern: `*`, exact, `/prefix/*`, `*suffix`, or a template with `{*}`/`{**}`. */
+function pathPattern(text: string): AuthzPathPattern {
+  if (text === '*') return { kind: 'any', text };
+  const literal = (s: string) => {
+    if (!PATH_LITERAL.test(s)) {
+      throw new Error(
+        "is not a normalized path: it may hold letters, digits and -._~!$&'()+,=:@/ only " +
+          '(no %-escapes, ";", "?", "#" or "\\": requests with them never reach a policy)',
+      );
+    }
+    if (/\/\/|\/\.\.?(\/|$)/.test(s)) {
+      throw new Error('is not a normalized path ("//", "/./" and "/../" are normalized away)');
+    }
+  };
+  if (text.includes('{')) {
+    if (!text.startsWith('/')) throw new Error('a template starts with "/"');
+    const segments = text
+      .split('/')
+      .slice(1)
+      .map((s) => {
+        if (s === '{*}') return { wildcard: '*' as const };
+        if (s === '{**}') return { wildcard: '**' as const };
+        if (/[{}*]/.test(s)) throw new Error('"{*}" and "{**}" must each be a whole segment');
+        literal(`/${s}`);
+        return s;
+      });
+    return { kind: 'template', segments, text };
+  }
+  if (wildcards(text) > 1) throw new Error('may hold one "*", at its start or end');
+  if (text.startsWith('*')) {
+    literal(text.slice(1));
+    return { kind: 'suffix', value: text.slice(1), text };
+  }
+  if (!text.startsWith('/')) throw new Error('must start with "/" (or be "*", "*suffix")');
+  if (text.endsWith('*')) {
+    literal(text.slice(0, -1));
+    return { kind: 'prefix', value: text.slice(0, -1), text };
+  }
+  if (text.includes('*')) throw new Error('"*" may only start or end a path (or use {*}, {**})');
+  literal(text);
+  return { kind: 'exact', value: text, text };
+}
+
+/** A host pattern: name (`*`, exact, `*.suffix`, `prefix.*`) and an optional non-default port. */
+function hostPattern(text: string): AuthzHostPattern {
+  if (text !== text.toLowerCase())
+    throw new Error('must be lower-case (hosts are matched ignoring case)');
+  const m = /^(.*?)(?::(\d{1,5}))?$/.exec(text);
+  const name = m?.[1] ?? '';
+  const portText = m?.[2];
+  if (!/^(\*|\*?[a-z0-9_.-]+\*?)$/.test(name) || wildcards(name) > 1) {
+    throw new Error('must be a host name, "*", "*.suffix" or "prefix.*", with an optional :port');
+  }
+  if (name.endsWith('.')) throw new Error('must not end with "." (a trailing dot is dropped)');
+  const pattern = valuePattern(name);
+  if (portText === undefined) return { name: pattern, text };
+  const port = Number(portText);
+  if (!(port >= 1 && port <= 65535)) throw new Error('has a port that is not 1-65535');
+  if (port === 80 || port === 443) {
+    throw new Error(`must not name the default port ${port} (it is dropped before matching)`);
+  }
+  return { name: pattern, port, text };
+}
+
+/** An IPv4/IPv6 address or CIDR block. */
+function parseCidr(text: string): AuthzCidr {
+  const [addr = '', len] = text.split('/');
+  const bytes = ipBytes(addr);
+  if (bytes === undefined)
+    throw new Error('must be an IP address or CIDR block such as 10.0.0.0/8');
+  const max = bytes.length * 8;
+  const prefixLength = len === undefined ? max : /^\d{1,3}$/.test(len) ? Number(len) : Number.NaN;
+  if (!(prefixLength >= 0 && prefixLength <= max)) {
+    throw new Error(`has a prefix length that is not 0-${max}`);
+  }
+  return { bytes, prefixLength, text };
+}
+
+function ipBytes(text: string): number[] | undefined {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (v4 !== null) {
+    const b = v4.slice(1).map(Number);
+    return b.every((x) => x <= 255) ? b : undefined;
+  }
+  if (!/^[0-9a-fA-F:]+$/.test(text)) return undefined;
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (s: string) => (s === '' ? [] : s.split(':'));
+  const left = groups(halves[0] ?? '');
+  const right = halves.length === 2 ? groups(halves[1] ?? '') : [];
+  const fill = 8 - left.length - right.length;
+  if (halves.length === 1 ? fill !== 0 : fill < 1) return undefined;
+  const all = [...left, ...Array<string>(halves.length === 2 ? fill : 0).fill('0'), ...right];
+  if (!all.every((g) => /^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
+  return all.flatMap((g) => [parseInt(g, 16) >> 8, parseInt(g, 16) & 0xff]);
+}
+
+// The CEL subset (docs/authz.md): literals (strings, integers, true, false), lists, attributes,
+// `!`, `&&`, `||`, `==`, `!=`, `in`, `.startsWith()`, `.endsWith()` and parentheses.
+
+type Token =
+  | { readonly t: 'str'; readonly v: string; readonly at: number }
+  | { readonly t: 'num'; readonly v: number; readonly at: number }
+  | { readonly t: 'id'; readonly v: string; readonly at: number }
+  | { readonly t: 'op'; readonly v: string; readonly at: number }
+  | { readonly t: 'end'; readonly at: number };
+
+const MAX_EXPRESSION = 1024;
+const MAX_DEPTH = 32;
+
+function tokenize(text: string): Token[] {
+  const out: Token[] = [];
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i] as string;
+    if (/\s/.test(c)) {
+      i++;
+    } else if (c === '"' || c === "'") {
+      const start = i++;
+      let v = '';
+      while (i < text.length && text[i] !== c) {
+        if (text[i] === '\\') {
+          const e = text[i + 1];
+          if (e !== '\\' && e !== '"' && e !== "'") {
+            throw new Error(`at column ${i + 1}: only \\\\, \\" and \\' escapes are supported`);
+          }
+          v += e;
+          i += 2;
+        } else {
+          v += text[i];
+          i++;
+        }
+      }
+      if (i >= text.length) throw new Error(`at column ${start + 1}: unterminated string`);
+      i++;
+      out.push({ t: 'str', v, at: start });
+    } else if (/\d/.test(c)) {
+      const m = /^\d{1,9}/.exec(text.slice(i)) as RegExpExecArray;
+      if (/^\d/.test(text.slice(i + m[0].length))) {
+        throw new Error(`at column ${i + 1}: the number is too large`);
+      }
+      out.push({ t: 'num', v: Number(m[0]), at: i });
+      i += m[0].length;
+    } else if (/[A-Za-z_]/.test(c)) {
+      const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i)) as RegExpExecArray;
+      out.push({ t: 'id', v: m[0], at: i });
+      i += m[0].length;
+    } else {
+      const two = text.slice(i, i + 2);
+      if (['==', '!=', '&&', '||'].includes(two)) {
+        out.push({ t: 'op', v: two, at: i });
+        i += 2;
+      } else if ('()[],.!'.includes(c)) {
+        out.push({ t: 'op', v: c, at: i });
+        i++;
+      } else {
+        throw new Error(`at column ${i + 1}: unexpected "${c}"`);
+      }
+    }
+  }
+  out.push({ t: 'end', at: text.length });
+  return out;
+}
+
+/** Parses and checks an expression of the CEL subset; throws with the column of the problem. */
+function parseExpression(text: string): AuthzExpression {
+  if (text.length > MAX_EXPRESSION) throw new Error(`is longer than ${MAX_EXPRESSION} characters`);
+  const tokens = tokenize(text);
+  let pos = 0;
+  let depth = 0;
+  const peek = () => tokens[pos] as Token;
+  const col = (t: Token) => `at column ${t.at + 1}`;
+  const isOp = (v: string) => {
+    const t = peek();
+    return t.t === 'op' && t.v === v;
+  };
+  const expect = (v: string) => {
+    const t = peek();
+    if (!(t.t === 'op' && t.v === v)) throw new Error(`${col(t)}: expected "${v}"`);
+    pos++;
+  };
+  const nest = <T>(f: () => T): T => {
+    if (++depth > MAX_DEPTH) throw new Error(`is nested more than ${MAX_DEPTH} levels deep`);
+    const v = f();
+    depth--;
+    return v;
+  };
+  const orExpr = (): AuthzExpression =>
+    nest(() => {
+      let left = andExpr();
+      while (isOp('||')) {
+        pos++;
+        left = { op: 'or', left, right: andExpr() };
+      }
+      return left;
+    });
+  const andExpr = (): AuthzExpression => {
+    let left = relation();
+    while (isOp('&&')) {
+      pos++;
+      left = { op: 'and', left, right: relation() };
+    }
+    return left;
+  };
+  const relation = (): AuthzExpression => {
+    const left = unary();
+    const t = peek();
+    if (t.t === 'op' && (t.v === '==' || t.v === '!=')) {
+      pos++;
+      return { op: t.v, left, right: unary() };
+    }
+    if (t.t === 'id' && t.v === 'in') {
+      pos++;
+      const right = unary();
+      if (right.op !== 'list' && !(right.op === 'attribute' && right.path[1] === 'auth')) {
+        throw new Error(`${col(t)}: "in" needs a list (or a claim) on its right`);
+      }
+      return { op: 'in', left, right };
+    }
+    return left;
+  };
+  const unary = (): AuthzExpression => {
+    if (isOp('!')) {
+      pos++;
+      return nest(() => ({ op: 'not', arg: unary() }));
+    }
+    return postfix();
+  };
+  const postfix = (): AuthzExpression => {
+    const start = peek();
+    let e = primary();
+    for (;;) {
+      if (isOp('.')) {
+        pos++;
+        const name = peek();
+        if (name.t !== 'id') throw new Error(`${col(name)}: expected a field or method name`);
+        pos++;
+        if (isOp('(')) {
+          if (name.v !== 'startsWith' && name.v !== 'endsWith') {
+            throw new Error(
+              `${col(name)}: unsupported function "${name.v}" (startsWith, endsWith)`,
+            );
+          }
+          pos++;
+          const arg = orExpr();
+          expect(')');
+          e = { op: name.v, target: checked(e, start), arg };
+        } else if (e.op === 'attribute') {
+          e = { op: 'attribute', path: [...e.path, name.v] };
+        } else {
+          throw new Error(`${col(name)}: only attributes have fields`);
+        }
+      } else if (isOp('[')) {
+        const open = peek();
+        pos++;
+        const key = peek();
+        if (key.t !== 'str') throw new Error(`${col(key)}: a map key must be a string literal`);
+        pos++;
+        expect(']');
+        if (e.op !== 'attribute') throw new Error(`${col(open)}: only attributes can be indexed`);
+        e = { op: 'attribute', path: [...e.path, key.v] };
+      } else {
+        return checked(e, start);
+      }
+    }
+  };
+  const primary = (): AuthzExpression => {
+    const t = peek();
+    pos++;
+    switch (t.t) {
+      case 'str':
+      case 'num':
+        return { op: 'literal', value: t.v };
+      case 'id':
+        if (t.v === 'true' || t.v === 'false') return { op: 'literal', value: t.v === 'true' };
+        if (t.v === 'source' || t.v === 'destination' || t.v === 'request') {
+          return { op: 'attribute', path: [t.v] };
+        }
+        throw new Error(`${col(t)}: unknown name "${t.v}" (source, destination, request)`);
+      case 'op':
+        if (t.v === '(') {
+          const e = orExpr();
+          expect(')');
+          return e;
+        }
+        if (t.v === '[') {
+          const items: AuthzExpression[] = [];
+          while (!isOp(']')) {
+            if (items.length > 0) expect(',');
+            items.push(orExpr());
+            if (items.length > MAX_LIST) throw new Error(`${col(t)}: the list is too long`);
+          }
+          pos++;
+          return { op: 'list', items };
+        }
+        throw new Error(`${col(t)}: unexpected "${t.v}"`);
+      case 'end':
+        throw new Error(`${col(t)}: the expression ends too early`);
+    }
+  };
+  const e = orExpr();
+  const rest = peek();
+  if (rest.t !== 'end') throw new Error(`${col(rest)}: unexpected text after the expression`);
+  return e;
+}
+
+/** Checks that an attribute path names a supported attribute (docs/authz.md). */
+function checked(e: AuthzExpression, at: Token): AuthzExpression {
+  if (e.op !== 'attribute') return e;
+  const p = e.path.join('.');
+  const [root, field, key, ...rest] = e.path;
+  const where = `at column ${at.at + 1}`;
+  const ok =
+    (root === 'source' &&
+      ['principal', 'trustDomain', 'address', 'service'].includes(field ?? '') &&
+      key === undefined) ||
+    (root === 'destination' &&
+      ['principal', 'service', 'port'].includes(field ?? '') &&
+      key === undefined) ||
+    ((root === 'source' || root === 'destination') &&
+      field === 'attributes' &&
+      ATTRIBUTES.includes(key as AuthzAttributeName) &&
+      rest.length === 0) ||
+    (root === 'request' && ['method', 'path', 'host'].includes(field ?? '') && key === undefined) ||
+    (root === 'request' &&
+      field === 'headers' &&
+      key !== undefined &&
+      HEADER_NAME.test(key) &&
+      rest.length === 0) ||
+    (root === 'request' && field === 'auth' && key === 'claims' && rest.length > 0);
+  if (!ok) throw new Error(`${where}: unknown attribute "${p}"`);
+  return e;
 }
