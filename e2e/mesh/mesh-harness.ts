@@ -47,6 +47,8 @@ export interface MeshCluster {
     readonly instance: string;
     readonly socket: string;
     readonly delta?: boolean;
+    /** Envoy's admin port (default 0: any free port). */
+    readonly adminPort?: number;
   }): Promise<Envoy>;
   stop(): Promise<void>;
 }
@@ -204,7 +206,7 @@ export async function startMeshCluster(): Promise<MeshCluster> {
           agentSocket: options.socket,
           xdsAddress: { host: '127.0.0.1', port: xdsPort },
           serverId: parseSpiffeId('spiffe://example.org/parley/server'),
-          adminPort: 0,
+          adminPort: options.adminPort ?? 0,
           delta: options.delta === true,
         });
         const envoy = await startEnvoy({

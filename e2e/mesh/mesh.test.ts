@@ -7,7 +7,14 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { encodePem } from '@parley/core';
-import { type Envoy, freePort, makeTestCa, waitFor, waitForEnvoyStat } from '@parley/testing';
+import {
+  type Envoy,
+  freePort,
+  freePorts,
+  makeTestCa,
+  waitFor,
+  waitForEnvoyStat,
+} from '@parley/testing';
 import { INSTANCES, type InstancePorts, backendRoute, meshFiles } from './mesh-config.js';
 import { type MeshCluster, startMeshCluster } from './mesh-harness.js';
 import { type TestApp, startTestApp } from './test-app.js';
@@ -113,6 +120,7 @@ describe('mesh: real Envoy sidecars driven by Parley (SDS + ADS from Git)', () =
   const ports: Record<string, InstancePorts> = {};
   const apps: Record<string, TestApp> = {};
   const envoys: Record<string, Envoy> = {};
+  const adminPorts: Record<string, number> = {};
   let out = 0;
   let impostor: TlsServer;
   let impostorPort = 0;
@@ -123,18 +131,6 @@ describe('mesh: real Envoy sidecars driven by Parley (SDS + ADS from Git)', () =
 
   before(async () => {
     mesh = await startMeshCluster();
-    for (const [service, instances] of Object.entries(INSTANCES)) {
-      for (const instance of instances) {
-        apps[instance] = await startTestApp(instance);
-        ports[instance] = {
-          inbound: await freePort(),
-          outbound: await freePort(),
-          app: apps[instance].port,
-        };
-      }
-      void service;
-    }
-    out = ports['client-0']?.outbound ?? 0;
     // A TLS server holding a real SVID of the mesh, but not the identity its Service declares.
     const dir = join(mesh.dir, 'other');
     await mkdir(dir);
@@ -155,6 +151,20 @@ describe('mesh: real Envoy sidecars driven by Parley (SDS + ADS from Git)', () =
     impostor.on('tlsClientError', () => undefined);
     await new Promise<void>((resolve) => impostor.listen(0, '127.0.0.1', resolve));
     impostorPort = (impostor.address() as AddressInfo).port;
+    // Every app first, then all listener ports at once: a port picked before an app bound port 0
+    // could be handed to that app (the kernel reuses released ports).
+    const instances = Object.values(INSTANCES).flat();
+    for (const instance of instances) apps[instance] = await startTestApp(instance);
+    const picked = await freePorts(instances.length * 3);
+    instances.forEach((instance, i) => {
+      ports[instance] = {
+        inbound: picked[2 * i] ?? 0,
+        outbound: picked[2 * i + 1] ?? 0,
+        app: apps[instance]?.port ?? 0,
+      };
+      adminPorts[instance] = picked[2 * instances.length + i] ?? 0;
+    });
+    out = ports['client-0']?.outbound ?? 0;
 
     const first = await mesh.commit(meshFiles(ports, { extra: extra() }), 'initial mesh');
     await mesh.waitForCommit(first);
@@ -172,6 +182,7 @@ describe('mesh: real Envoy sidecars driven by Parley (SDS + ADS from Git)', () =
             spiffeId: `spiffe://example.org/${service}`,
             instance,
             socket: sockets[service] ?? '',
+            adminPort: adminPorts[instance] ?? 0,
             // Half the sidecars speak delta xDS, half state of the world.
             delta: instance.endsWith('-1') || service === 'flaky',
           });
@@ -197,6 +208,36 @@ describe('mesh: real Envoy sidecars driven by Parley (SDS + ADS from Git)', () =
     const status = await mesh.status();
     assert.equal(status.counts.proxies, 5);
     assert.equal(status.counts.nacking, 0);
+  });
+
+  it('parley authz check decides against the served config (no policy: same-domain callers only)', async () => {
+    const check = (source: string) =>
+      mesh.admin(
+        'authz',
+        'check',
+        '--source',
+        source,
+        '--host',
+        'backend',
+        '--method',
+        'GET',
+        '--path',
+        '/',
+        '-o',
+        'json',
+      );
+    const inside = await check('spiffe://example.org/client');
+    assert.equal(inside.code, 0, inside.stderr);
+    assert.equal(
+      (JSON.parse(inside.stdout) as { decision: { outcome: string } }).decision.outcome,
+      'allow',
+    );
+    const outside = await check('spiffe://other.example/client');
+    assert.equal(outside.code, 0, outside.stderr);
+    assert.equal(
+      (JSON.parse(outside.stdout) as { decision: { outcome: string } }).decision.outcome,
+      'deny',
+    );
   });
 
   it('B refuses a TLS client without an SVID, with a self-signed cert, or from another trust domain', async () => {

@@ -80,6 +80,27 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * `n` distinct free TCP ports on 127.0.0.1, all held bound until every one is picked (so none is
+ * handed out twice); the caller binds them soon after, before the kernel reuses them for port 0.
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const s = createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
 /** True when GET `url` answers 200 (false on any error): a readiness probe for waitFor. */
 export function httpOk(url: string): Promise<boolean> {
   return new Promise((resolve) => {

@@ -1,6 +1,7 @@
 import { agentCommand } from './agent-command.js';
 import { apiCommand } from './api-command.js';
 import { authorityCommand } from './authority-command.js';
+import { authzCommand } from './authz-command.js';
 import { bundleCommand } from './bundle-command.js';
 import type { AdminCommand } from './command-group.js';
 import { entryCommand } from './entry-command.js';
@@ -26,4 +27,5 @@ export const ADMIN_COMMANDS: Readonly<Record<string, AdminCommand>> = {
   api: apiCommand,
   proxy: proxyCommand,
   mesh: meshCommand,
+  authz: authzCommand,
 };

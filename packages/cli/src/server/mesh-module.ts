@@ -1,6 +1,13 @@
 import { join } from 'node:path';
 import { Server } from '@grpc/grpc-js';
-import { type Clock, type Task, type TrustDomain, bundleSet, verifyX509Svid } from '@parley/core';
+import {
+  type Clock,
+  ParleyError,
+  type Task,
+  type TrustDomain,
+  bundleSet,
+  verifyX509Svid,
+} from '@parley/core';
 import { type Ca, type RotatingTlsMaterial, agentApiServerCredentials } from '@parley/identity';
 import {
   ADS_MAX_RECEIVE_MESSAGE_BYTES,
@@ -9,6 +16,7 @@ import {
   type Endpoint,
   GitSource,
   MeshController,
+  type MeshConfig as MeshDocuments,
   type MeshSnapshot,
   ProxyStatusRegistry,
   adsServiceDefinition,
@@ -19,6 +27,7 @@ import {
   withEndpoints,
 } from '@parley/mesh';
 import type { Log } from '../log.js';
+import { checkAuthorization } from './authz-check.js';
 import type { MeshAdmin } from './mesh-routes.js';
 import type { MeshConfig } from './server-config.js';
 
@@ -33,9 +42,11 @@ export function buildMeshSnapshot(
   files: readonly ConfigFile[],
   commit: string,
   trustDomain: TrustDomain,
+  onParsed?: (config: MeshDocuments) => void,
 ): BuildResult {
   const parsed = parseMeshConfig(files);
   if (!parsed.ok) return { ok: false, problems: parsed.problems };
+  onParsed?.(parsed.config);
   try {
     return {
       ok: true,
@@ -67,8 +78,15 @@ export async function startMeshModule(
   },
 ): Promise<MeshModule> {
   const { ca, clock, log } = deps;
+  // The parsed documents of each built commit, so that the served one's policies can be read.
+  const parsedByCommit = new Map<string, MeshDocuments>();
   const controller = new MeshController<Endpoint>({
-    build: (files, commit) => buildMeshSnapshot(files, commit, deps.trustDomain),
+    build: (files, commit) =>
+      buildMeshSnapshot(files, commit, deps.trustDomain, (config) => {
+        const served = controller.current()?.commit;
+        for (const c of parsedByCommit.keys()) if (c !== served) parsedByCommit.delete(c);
+        parsedByCommit.set(commit, config);
+      }),
     withEndpoints: (snapshot, endpoints) => {
       try {
         let next: MeshSnapshot = snapshot;
@@ -131,6 +149,14 @@ export async function startMeshModule(
     registerEndpoints: (service, endpoints) => {
       const result = controller.updateEndpoints(service, endpoints);
       return result.ok ? { ok: true, version: result.snapshot.version } : result;
+    },
+    checkAuthorization: (input) => {
+      const served = controller.current();
+      const config = served === undefined ? undefined : parsedByCommit.get(served.commit);
+      if (config === undefined) {
+        throw new ParleyError('failed-precondition', 'no mesh config is served yet');
+      }
+      return checkAuthorization(config, input, clock.now());
     },
     close: () => grpc.forceShutdown(),
   };

@@ -1,6 +1,11 @@
 import { ParleyError, invalidArgument } from '@parley/core';
 import type { Route } from '@parley/identity';
 import { type Endpoint, type MeshStatus, parseEndpoint } from '@parley/mesh';
+import {
+  type AuthzCheckInput,
+  type AuthzCheckResult,
+  parseAuthzCheckInput,
+} from './authz-check.js';
 
 /** What the mesh's admin routes need from the running mesh module. */
 export interface MeshAdmin {
@@ -10,6 +15,8 @@ export interface MeshAdmin {
     service: string,
     endpoints: readonly Endpoint[],
   ): { ok: true; version: string } | { ok: false; reason: string };
+  /** Decides a hypothetical request by the served commit's authorization policies, now. */
+  checkAuthorization(input: AuthzCheckInput): AuthzCheckResult;
 }
 
 const MAX_ENDPOINTS = 1000;
@@ -17,7 +24,8 @@ const MAX_ENDPOINTS = 1000;
 /**
  * The mesh's admin API: `GET /v1/mesh/status` (what `parley mesh status` prints) and
  * `PUT /v1/mesh/services/:name/endpoints` with `{"endpoints": [...]}` — instances registered at
- * run time (by `parley up`), checked like static ones and layered over every later commit.
+ * run time (by `parley up`), checked like static ones and layered over every later commit — and
+ * `POST /v1/authz/check`: a hypothetical request decided by the served commit's policies.
  */
 export function meshRoutes(mesh: MeshAdmin | undefined): Route[] {
   const running = (): MeshAdmin => {
@@ -58,6 +66,15 @@ export function meshRoutes(mesh: MeshAdmin | undefined): Route[] {
         const result = m.registerEndpoints(params['name'] ?? '', endpoints);
         if (!result.ok) throw new ParleyError('failed-precondition', result.reason);
         return Promise.resolve({ body: { version: result.version } });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/v1/authz/check',
+      body: true,
+      handle: ({ body }) => {
+        const m = running();
+        return Promise.resolve({ body: m.checkAuthorization(parseAuthzCheckInput(body)) });
       },
     },
   ];
