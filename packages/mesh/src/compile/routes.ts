@@ -142,14 +142,22 @@ export function ruleRoute(
   };
 }
 
+/** How a rule becomes a route: Envoy's full route, or the subset proxyless gRPC understands. */
+type RuleRoute = (
+  host: string,
+  rule: RouteRule,
+  policies: ReadonlyMap<string, TrafficPolicy>,
+) => ProtoObject;
+
 /**
  * The virtual host of a destination service: domains `name` and `name:port`, the rules of its
- * Route in order, or one route to the service itself when it has none.
+ * Route in order (as `toRoute` makes them), or one route to the service itself when it has none.
  */
-export function virtualHost(
+function destinationHost(
   service: Service,
   route: Route | undefined,
   policies: ReadonlyMap<string, TrafficPolicy>,
+  toRoute: RuleRoute,
 ): ProtoObject {
   const name = service.metadata.name;
   const policy = policies.get(name)?.loadBalancer.ringHash?.header;
@@ -168,8 +176,17 @@ export function virtualHost(
               },
             },
           ]
-        : route.rules.map((rule) => ruleRoute(name, rule, policies)),
+        : route.rules.map((rule) => toRoute(name, rule, policies)),
   };
+}
+
+/** The virtual host of a destination service for Envoy sidecars. */
+export function virtualHost(
+  service: Service,
+  route: Route | undefined,
+  policies: ReadonlyMap<string, TrafficPolicy>,
+): ProtoObject {
+  return destinationHost(service, route, policies, ruleRoute);
 }
 
 /**
@@ -223,30 +240,12 @@ function proxylessVirtualHost(
   route: Route | undefined,
   policies: ReadonlyMap<string, TrafficPolicy>,
 ): ProtoObject {
-  const name = service.metadata.name;
-  const policy = policies.get(name)?.loadBalancer.ringHash?.header;
-  return {
-    name,
-    domains: [name, ...service.ports.map((p) => `${name}:${p.port}`)],
-    routes:
-      route === undefined
-        ? [
-            {
-              name: `${name}/default`,
-              match: { prefix: '/' },
-              route: {
-                cluster: name,
-                ...(policy !== undefined && { hash_policy: [{ header: { header_name: policy } }] }),
-              },
-            },
-          ]
-        : route.rules.map((rule) => ({
-            name: `${name}/${rule.name}`,
-            match: routeMatch(rule),
-            route: proxylessRouteAction(rule, policies),
-            ...faultConfig(rule),
-          })),
-  };
+  return destinationHost(service, route, policies, (host, rule) => ({
+    name: `${host}/${rule.name}`,
+    match: routeMatch(rule),
+    route: proxylessRouteAction(rule, policies),
+    ...faultConfig(rule),
+  }));
 }
 
 /**
