@@ -6,3 +6,4 @@ export * from './grpc-status.js';
 export * from './xds/xds-protos.js';
 export * from './xds/discovery-messages.js';
 export * from './xds/proto-json.js';
+export * from './authz/authorization-policy.js';
