@@ -9,7 +9,7 @@ import {
   type Daemon,
   type Envoy,
   type TempDir,
-  freePort,
+  freePorts,
   httpOk,
   makeTempDir,
   startEnvoy,
@@ -24,6 +24,7 @@ export interface MeshCluster {
   readonly dir: string;
   readonly repo: string;
   readonly xdsPort: number;
+  readonly authzPort: number;
   readonly agentId: string;
   readonly server: Daemon;
   readonly agent: Daemon;
@@ -60,12 +61,28 @@ const GIT_ENV = {
   GIT_COMMITTER_EMAIL: 'e2e@parley.invalid',
 };
 
-/** Starts a server (mesh module on, watching a fresh Git repo) and an agent with workload sockets. */
-export async function startMeshCluster(): Promise<MeshCluster> {
+/** Options of `startMeshCluster`: the server's `authz:` settings. */
+export interface MeshClusterOptions {
+  /** Where sidecars send what RBAC cannot decide (default: the agent). */
+  readonly extAuthz?: 'agent' | 'server';
+  /** The share of allows the decision log records (default: the server's). */
+  readonly sampleAllows?: number;
+}
+
+/**
+ * Starts a server (mesh and authz modules on, watching a fresh Git repo) and an agent with
+ * workload sockets, the xDS relay and the embedded ext_authz service.
+ */
+export async function startMeshCluster(options: MeshClusterOptions = {}): Promise<MeshCluster> {
   const temp: TempDir = await makeTempDir('parley-mesh-');
   const dir = temp.path;
   await chmod(dir, 0o755);
-  const [healthPort, apiPort, xdsPort] = [await freePort(), await freePort(), await freePort()];
+  const [healthPort, apiPort, xdsPort, authzPort] = (await freePorts(4)) as [
+    number,
+    number,
+    number,
+    number,
+  ];
   const adminSocket = join(dir, 'admin.sock');
   const repo = join(dir, 'mesh-config');
   const sockets = join(dir, 'workloads');
@@ -86,6 +103,10 @@ export async function startMeshCluster(): Promise<MeshCluster> {
       `  repository: ${repo}`,
       '  branch: main',
       '  pollInterval: 200ms',
+      'authz:',
+      `  address: 127.0.0.1:${authzPort}`,
+      `  extAuthz: ${options.extAuthz ?? 'agent'}`,
+      ...(options.sampleAllows === undefined ? [] : [`  sampleAllows: ${options.sampleAllows}`]),
     ].join('\n'),
   );
   const daemons: Daemon[] = [];
@@ -130,6 +151,8 @@ export async function startMeshCluster(): Promise<MeshCluster> {
         // Proxyless gRPC clients reach ADS through the agent's relay.
         'xdsRelay:',
         `  serverAddress: 127.0.0.1:${xdsPort}`,
+        'authz:',
+        `  serverAddress: 127.0.0.1:${authzPort}`,
       ].join('\n'),
     );
     const agent = startParley(['agent', 'run', '--config', join(dir, 'agent.yaml')]);
@@ -146,6 +169,7 @@ export async function startMeshCluster(): Promise<MeshCluster> {
       dir,
       repo,
       xdsPort,
+      authzPort,
       agentId: token.agentSpiffeId,
       server,
       agent,

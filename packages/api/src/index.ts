@@ -7,3 +7,4 @@ export * from './xds/xds-protos.js';
 export * from './xds/discovery-messages.js';
 export * from './xds/proto-json.js';
 export * from './authz/authorization-policy.js';
+export * from './authz/policy-distribution.js';

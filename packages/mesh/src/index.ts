@@ -54,3 +54,5 @@ export { parseEndpoint, DEFAULT_OUTBOUND_PORT } from './model/read-service.js';
 export * from './compile/compile-mesh.js';
 export * from './compile/filters.js';
 export * from './snapshot/render-proxy.js';
+export { INBOUND_PATH_NORMALIZATION } from './compile/listeners.js';
+export { controlPlaneCluster } from './compile/clusters.js';

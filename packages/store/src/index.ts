@@ -85,3 +85,8 @@ export { type NewCaAuthority, saveAuthority } from './identity/authority/save-au
 export { getAuthority } from './identity/authority/get-authority.js';
 export { listAuthorities } from './identity/authority/list-authorities.js';
 export { setAuthorityStatus } from './identity/authority/set-authority-status.js';
+export {
+  type AuditEventQuery,
+  MAX_AUDIT_EVENTS_PER_QUERY,
+  listAuditEvents,
+} from './audit/list-audit-events.js';

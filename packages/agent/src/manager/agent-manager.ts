@@ -20,7 +20,12 @@ import {
 } from '@parley/core';
 import { parseEntryMessage } from '../cache/cached-entry.js';
 import { type HeldX509Svid, SvidCache } from '../cache/svid-cache.js';
-import { type ServerEndpoint, ServerClient } from '../server-client/server-client.js';
+import type { ChannelCredentials } from '@grpc/grpc-js';
+import {
+  type ServerEndpoint,
+  ServerClient,
+  channelCredentials,
+} from '../server-client/server-client.js';
 import { type AgentState, loadAgentState, saveAgentState } from './agent-state.js';
 
 /** How the agent attests: the attestor name and its payload (and a challenge answerer). */
@@ -142,6 +147,24 @@ export class AgentManager {
 
   #newClient(bundle: Bundle): ServerClient {
     return new ServerClient(
+      AgentManager.#endpoint(
+        this.options,
+        bundle.x509Authorities.map((c) => c.raw),
+      ),
+      {
+        certChain: this.#state.certChain,
+        privateKeyPkcs8: this.#state.key.export({ type: 'pkcs8', format: 'der' }),
+      },
+    );
+  }
+
+  /**
+   * mTLS credentials for another listener of the server (e.g. its authz listener): the agent's
+   * current SVID, accepting only the server's SPIFFE ID. Ask again after a rotation.
+   */
+  serverChannelCredentials(): ChannelCredentials {
+    const bundle = parseBundle(this.options.trustDomain, this.#bundleJson);
+    return channelCredentials(
       AgentManager.#endpoint(
         this.options,
         bundle.x509Authorities.map((c) => c.raw),

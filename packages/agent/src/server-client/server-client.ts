@@ -43,7 +43,8 @@ export type X509SvidOutcome =
 
 const AgentApi = loadAgentApi();
 
-function channelCredentials(endpoint: ServerEndpoint, agent: AgentCredentials | undefined) {
+/** mTLS channel credentials that present the agent's SVID and accept only the server's ID. */
+export function channelCredentials(endpoint: ServerEndpoint, agent: AgentCredentials | undefined) {
   const roots = Buffer.from(endpoint.roots.map((c) => encodePem('CERTIFICATE', c)).join(''));
   const expected = `URI:${endpoint.serverId.toString()}`;
   const checkServerIdentity = (_host: string, cert: { subjectaltname?: string }) =>

@@ -1,4 +1,4 @@
-import { Server } from '@grpc/grpc-js';
+import { Server, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { loadWorkloadApi, loadXdsServices } from '@parley/api';
 import type { Clock } from '@parley/core';
 import { type UnixGrpcListener, listenUnixGrpc } from '../peer/listen-unix-grpc.js';
@@ -23,6 +23,16 @@ export interface AgentSocketDeps {
   readonly log: WorkloadApiLog;
   /** When set, the socket also serves ADS, relayed to the server with the caller's own SVID. */
   readonly xdsRelay?: XdsRelayUpstream;
+  /**
+   * Services other modules serve on the socket (the ext_authz Check service), given the SPIFFE
+   * IDs the caller of a call is entitled to (from its attested selectors; empty when none).
+   */
+  readonly extraServices?: (
+    identities: (call: PeerNamedCall) => Promise<readonly string[]>,
+  ) => readonly {
+    readonly definition: ServiceDefinition;
+    readonly implementation: UntypedServiceImplementation;
+  }[];
 }
 
 /** Options of `serveAgentSocket`. */
@@ -68,6 +78,15 @@ export async function serveAgentSocket(
         log: deps.log,
       }),
     );
+  }
+  const identities = async (call: PeerNamedCall): Promise<readonly string[]> => {
+    const caller = await identify(call);
+    return caller.ok
+      ? deps.cache.viewFor(caller.selectors).svids.map((s) => s.spiffeId.toString())
+      : [];
+  };
+  for (const extra of deps.extraServices?.(identities) ?? []) {
+    server.addService(extra.definition, extra.implementation);
   }
   let listener: UnixGrpcListener;
   try {

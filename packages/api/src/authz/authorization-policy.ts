@@ -129,3 +129,41 @@ export interface AuthzSelector {
   readonly services: readonly string[];
   readonly spiffeIds: readonly AuthzStringPattern[];
 }
+
+/** A JWS algorithm an end-user token may be signed with (RFC 7518 §3, RFC 8037 §3.1). */
+export type AuthzJwsAlgorithm =
+  'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'EdDSA';
+
+/**
+ * A public key of an end-user token issuer (RFC 7517 §4, RFC 7518 §6, RFC 8037 §2): public
+ * members only, as read from the mesh config; `alg`, when given, fits the key.
+ */
+export type AuthzJwk = { readonly kid?: string; readonly alg?: AuthzJwsAlgorithm } & (
+  | { readonly kty: 'EC'; readonly crv: 'P-256' | 'P-384'; readonly x: string; readonly y: string }
+  | { readonly kty: 'RSA'; readonly n: string; readonly e: string }
+  | { readonly kty: 'OKP'; readonly crv: 'Ed25519'; readonly x: string }
+);
+
+/** Where an issuer's keys come from: inline in the config, or fetched from a URI by Envoy. */
+export type AuthzJwksSource =
+  | { readonly kind: 'inline'; readonly keys: readonly AuthzJwk[] }
+  | { readonly kind: 'remote'; readonly uri: string };
+
+/** A request header an end-user token is read from: its name and the prefix before the token. */
+export interface AuthzJwtHeader {
+  /** Lower-case header name. */
+  readonly name: string;
+  /** Text before the token (e.g. `Bearer `); may be empty. */
+  readonly prefix: string;
+}
+
+/** An issuer of end-user tokens (JWTs) that Envoy's JWT filter verifies (docs/authz.md). */
+export interface AuthzJwtIssuer {
+  /** The exact `iss` of its tokens. */
+  readonly issuer: string;
+  /** A token's `aud` must contain one of these; empty: `aud` is not checked. */
+  readonly audiences: readonly string[];
+  readonly jwks: AuthzJwksSource;
+  /** Where tokens are read from, in order (default `authorization` with prefix `Bearer `). */
+  readonly fromHeaders: readonly AuthzJwtHeader[];
+}

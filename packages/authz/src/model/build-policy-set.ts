@@ -12,13 +12,20 @@ export function buildPolicySet(documents: readonly PolicyDocument[]): PolicySet 
   for (const doc of documents) {
     if (doc.defaultAction !== undefined) defaultAction = doc.defaultAction;
     for (const role of doc.roles) roles.set(role.name, role);
-    if (doc.defaultAction !== undefined || doc.roles.length > 0) continue;
+    // The settings document (defaultAction, roles, jwtIssuers) takes no part in matching.
+    if (
+      doc.defaultAction !== undefined ||
+      doc.roles.length > 0 ||
+      (doc.jwtIssuers ?? []).length > 0
+    )
+      continue;
     policies.push({
       name: doc.metadata.name,
       ...(doc.selector !== undefined && { selector: doc.selector }),
       action: doc.action,
       rules: doc.rules,
       dryRun: doc.dryRun,
+      external: doc.external === true,
     });
   }
   policies.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));

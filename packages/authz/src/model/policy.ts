@@ -1,6 +1,7 @@
 // The policy model as the evaluator consumes it; the cli composes the mesh parser and the evaluator.
 import type {
   AuthzAttributeName,
+  AuthzJwtIssuer,
   AuthzPathPattern,
   AuthzRole as Role,
   AuthzRule as Rule,
@@ -43,10 +44,14 @@ export interface PolicyDocument {
   readonly action: PolicyAction;
   readonly rules: readonly Rule[];
   readonly dryRun: boolean;
+  /** Decided by the ext_authz service even where Envoy's RBAC filter could express it. */
+  readonly external?: boolean;
   /** Only on the mesh settings policy. */
   readonly defaultAction?: DefaultAction;
   /** Mesh-wide role definitions (only on settings policies). */
   readonly roles: readonly Role[];
+  /** End-user JWT issuers (only on settings policies; enforced by Envoy's JWT filter). */
+  readonly jwtIssuers?: readonly AuthzJwtIssuer[];
 }
 
 /** A policy the evaluator applies. */
@@ -56,6 +61,8 @@ export interface Policy {
   readonly action: PolicyAction;
   readonly rules: readonly Rule[];
   readonly dryRun: boolean;
+  /** Decided by the ext_authz service even where Envoy's RBAC filter could express it. */
+  readonly external: boolean;
 }
 
 /** Everything the evaluator decides with: the mesh default, the roles and the policies. */

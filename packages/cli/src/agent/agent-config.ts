@@ -32,6 +32,12 @@ export interface AgentConfig {
   readonly workloadSockets: WorkloadSocketsConfig | undefined;
   /** The xDS relay (DESIGN §1): ADS on the agent sockets, forwarded to the server; off when absent. */
   readonly xdsRelay: XdsRelayConfig | undefined;
+  /**
+   * The embedded ext_authz service (docs/authz.md): policies streamed from the server's authz
+   * listener, `envoy.service.auth.v3.Authorization/Check` served on the agent sockets; off when
+   * absent.
+   */
+  readonly authz: { readonly serverAddress: string } | undefined;
 }
 
 /** Where the agent's xDS relay forwards ADS streams. */
@@ -77,6 +83,7 @@ export function readAgentConfig(r: ObjectReader, path: (p: string) => string): A
   const x509pop = r.object('x509pop');
   const sockets = r.object('workloadSockets');
   const relay = r.object('xdsRelay');
+  const authz = r.object('authz');
   if (x509pop !== undefined && r.has('joinToken'))
     r.problem('x509pop', 'use either joinToken or x509pop');
   return {
@@ -118,5 +125,9 @@ export function readAgentConfig(r: ObjectReader, path: (p: string) => string): A
       relay === undefined
         ? undefined
         : { serverAddress: relay.parsed('serverAddress', parseAddress) },
+    authz:
+      authz === undefined
+        ? undefined
+        : { serverAddress: authz.parsed('serverAddress', parseAddress) },
   };
 }

@@ -13,6 +13,7 @@ import {
 import { encodeX509popPayload, x509popSigningInput } from '@parley/api';
 import { type Clock, ParleyError, type Task, decodePemBlocks, runTasks, sleep } from '@parley/core';
 import type { Log } from '../log.js';
+import { agentAuthz } from './agent-authz.js';
 import type { AgentConfig } from './agent-config.js';
 
 /** The agent's node attestation plugin: x509pop when configured, else a join token. */
@@ -55,7 +56,8 @@ const INITIAL_SYNC_ATTEMPTS = 6;
  * `parley agent run`: the composition root of the node agent — attestation (or the saved agent
  * SVID), the sync/rotation loop, and the SPIFFE Workload API and Envoy's SDS on its Unix socket
  * with workload attestation by peer credentials, plus the per-workload sockets and the xDS relay
- * (ADS forwarded to the server with each caller's own SVID) when configured.
+ * (ADS forwarded to the server with each caller's own SVID) and the embedded ext_authz service when
+ * configured.
  * Runs until `signal` aborts or a task fails.
  */
 export async function runAgent(
@@ -98,6 +100,8 @@ export async function runAgent(
   }
 
   const attestors = createWorkloadAttestors(config.workloadAttestors);
+  const authz =
+    config.authz === undefined ? undefined : agentAuthz(config.authz, { manager, clock, log });
   const socketDeps: AgentSocketDeps = {
     attest: (call) => attestCaller(call, attestors),
     cache: manager.cache,
@@ -109,11 +113,12 @@ export async function runAgent(
         serverId: config.serverId,
       }),
     }),
+    ...(authz !== undefined && { extraServices: authz.services }),
   };
   // The general socket: callers get what their peer credentials entitle them to, never a
   // `parley:socket:*` selector.
   const general = await serveAgentSocket(config.socketPath, socketDeps);
-  const tasks: Task[] = [(s) => manager.run(s)];
+  const tasks: Task[] = [(s) => manager.run(s), ...(authz === undefined ? [] : [authz.task])];
   const socketsConfig = config.workloadSockets;
   if (socketsConfig !== undefined) {
     const sockets = new WorkloadSockets({
@@ -139,7 +144,12 @@ export async function runAgent(
   // Tests and `parley up` wait for this line: every socket is served once it is logged.
   log.info('Workload API listening', {
     socket: config.socketPath,
-    services: config.xdsRelay === undefined ? ['workload', 'sds'] : ['workload', 'sds', 'ads'],
+    services: [
+      'workload',
+      'sds',
+      ...(config.xdsRelay === undefined ? [] : ['ads']),
+      ...(config.authz === undefined ? [] : ['ext_authz']),
+    ],
     ...(config.xdsRelay !== undefined && { xdsRelayServer: config.xdsRelay.serverAddress }),
   });
   deps.onReady?.();

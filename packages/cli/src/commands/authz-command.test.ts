@@ -9,7 +9,7 @@ import { Ca, MemoryAuthorityJournal, MemoryKeyManager, createAdminApi } from '@p
 import { parseMeshConfig } from '@parley/mesh';
 import { openStore } from '@parley/store';
 import { runCli } from '../cli.js';
-import { checkAuthorization } from '../server/authz-check.js';
+import { checkWithToken, fetchJwks } from '../server/authz-check.js';
 import { meshRoutes } from '../server/mesh-routes.js';
 import { readMeshDir } from './mesh-command.js';
 
@@ -176,7 +176,8 @@ describe('parley authz check', () => {
     const routes = meshRoutes({
       status: () => assert.fail('not used'),
       registerEndpoints: () => assert.fail('not used'),
-      checkAuthorization: (input) => checkAuthorization(parsed.config, input, systemClock.now()),
+      checkAuthorization: (input) =>
+        checkWithToken(parsed.config, input, { clock: systemClock, fetchJwks }),
     });
     const server = createServer(
       createAdminApi({

@@ -83,8 +83,11 @@ spec:
     );
     assert.deepEqual(
       out['clusters']?.map((c) => c.name),
-      ['backend', 'backend-v2', 'inbound_app'],
+      // parley_authz: the server's authz listener (decision log, ext_authz in server mode).
+      ['backend', 'backend-v2', 'inbound_app', 'parley_authz'],
     );
+    // The inbound listener enforces the example's policies with Envoy's RBAC filter.
+    assert.match(JSON.stringify(out['listeners']), /envoy\.filters\.http\.rbac/);
     assert.equal(out['endpoints']?.length, 2);
     const yaml = await mesh(
       'render',

@@ -16,6 +16,8 @@ import { type Subcommand, commandGroup } from './command-group.js';
 import { parseFlags } from '../flags.js';
 import { ADMIN_FLAGS, connect, parseAdminFlags } from './admin-flags.js';
 import { outputFormat, renderData, renderFields, renderTable } from './output.js';
+import { authzPieces } from '../server/authz-pieces.js';
+import { DEFAULT_AUTHZ_CONFIG } from '../server/server-config.js';
 
 const TYPE_COLUMNS = [
   ['CDS', 'type.googleapis.com/envoy.config.cluster.v3.Cluster'],
@@ -198,7 +200,13 @@ export const MESH_SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     const format = outputFormat(values.output, ['json', 'yaml'] as const, 'json');
     const loaded = await load(dir, io);
     if (loaded === undefined) return 1;
-    const snapshot = compileMesh(loaded.config, { commit: 'local', trustDomain });
+    // As a server with the default `authz:` settings would serve it (RBAC, ext_authz, JWT).
+    const serverId = `spiffe://${trustDomain}/parley/server`;
+    const snapshot = compileMesh(loaded.config, {
+      commit: 'local',
+      trustDomain,
+      httpFilters: authzPieces(DEFAULT_AUTHZ_CONFIG, serverId, loaded.config),
+    });
     const metadata = values.instance === undefined ? {} : { instance: values.instance };
     const result = renderProxy(snapshot, { id: values.node, metadata });
     if (!result.ok) throw new ParleyError('not-found', result.reason);

@@ -3,8 +3,10 @@ import { Server } from '@grpc/grpc-js';
 import {
   type Clock,
   ParleyError,
+  type SpiffeId,
   type Task,
   type TrustDomain,
+  runTasks,
   bundleSet,
   verifyX509Svid,
 } from '@parley/core';
@@ -17,6 +19,7 @@ import {
   GitSource,
   MeshController,
   type MeshConfig as MeshDocuments,
+  type HttpFilterPiece,
   type MeshSnapshot,
   ProxyStatusRegistry,
   adsServiceDefinition,
@@ -27,7 +30,8 @@ import {
   withEndpoints,
 } from '@parley/mesh';
 import type { Log } from '../log.js';
-import { checkAuthorization } from './authz-check.js';
+import type { AuthzModule } from './authz-module.js';
+import { checkWithToken, fetchJwks } from './authz-check.js';
 import type { MeshAdmin } from './mesh-routes.js';
 import type { MeshConfig } from './server-config.js';
 
@@ -42,15 +46,23 @@ export function buildMeshSnapshot(
   files: readonly ConfigFile[],
   commit: string,
   trustDomain: TrustDomain,
-  onParsed?: (config: MeshDocuments) => void,
+  options: {
+    readonly onParsed?: (config: MeshDocuments) => void;
+    /** The filter pieces of other modules for this config (authorization). */
+    readonly httpFilters?: (config: MeshDocuments) => HttpFilterPiece[];
+  } = {},
 ): BuildResult {
   const parsed = parseMeshConfig(files);
   if (!parsed.ok) return { ok: false, problems: parsed.problems };
-  onParsed?.(parsed.config);
+  options.onParsed?.(parsed.config);
   try {
     return {
       ok: true,
-      snapshot: compileMesh(parsed.config, { commit, trustDomain: trustDomain.name }),
+      snapshot: compileMesh(parsed.config, {
+        commit,
+        trustDomain: trustDomain.name,
+        httpFilters: options.httpFilters?.(parsed.config) ?? [],
+      }),
     };
   } catch (err) {
     // A resource that fails Envoy's schema is a compiler bug; the commit is refused, not served.
@@ -59,6 +71,19 @@ export function buildMeshSnapshot(
       problems: [{ file: '', line: 0, path: '', message: `compile failed: ${String(err)}` }],
     };
   }
+}
+
+/** Verifies a peer's certificate as an SVID of this CA's trust domain. */
+export function verifyPeerSvid(
+  ca: Ca,
+  clock: Clock,
+  raw: Buffer,
+): { ok: true; spiffeId: SpiffeId } | { ok: false; reason: string } {
+  const intermediates = ca.x509Authorities().flatMap((a) => a.certChain.slice(0, -1));
+  const result = verifyX509Svid([raw, ...intermediates], bundleSet(ca.bundle()), clock);
+  return result.ok
+    ? { ok: true, spiffeId: result.svid.spiffeId }
+    : { ok: false, reason: result.reason };
 }
 
 /**
@@ -75,17 +100,22 @@ export async function startMeshModule(
     readonly material: RotatingTlsMaterial;
     readonly clock: Clock;
     readonly log: Log;
+    /** Authorization: its filter pieces go on every inbound listener. */
+    readonly authz?: AuthzModule;
   },
 ): Promise<MeshModule> {
-  const { ca, clock, log } = deps;
+  const { ca, clock, log, authz } = deps;
   // The parsed documents of each built commit, so that the served one's policies can be read.
   const parsedByCommit = new Map<string, MeshDocuments>();
   const controller = new MeshController<Endpoint>({
     build: (files, commit) =>
-      buildMeshSnapshot(files, commit, deps.trustDomain, (config) => {
-        const served = controller.current()?.commit;
-        for (const c of parsedByCommit.keys()) if (c !== served) parsedByCommit.delete(c);
-        parsedByCommit.set(commit, config);
+      buildMeshSnapshot(files, commit, deps.trustDomain, {
+        onParsed: (config) => {
+          const served = controller.current()?.commit;
+          for (const c of parsedByCommit.keys()) if (c !== served) parsedByCommit.delete(c);
+          parsedByCommit.set(commit, config);
+        },
+        ...(authz !== undefined && { httpFilters: (config) => authz.pieces(config) }),
       }),
     withEndpoints: (snapshot, endpoints) => {
       try {
@@ -99,6 +129,12 @@ export async function startMeshModule(
     clock,
     log: (message, fields) => log.info(`mesh: ${message}`, fields),
   });
+  // The policies decided with follow the commit served (endpoint swaps keep the commit).
+  const unsubscribe = controller.subscribe(() => {
+    const commit = controller.current()?.commit;
+    const config = commit === undefined ? undefined : parsedByCommit.get(commit);
+    if (commit !== undefined && config !== undefined) authz?.serve(commit, config);
+  });
   const proxies = new ProxyStatusRegistry(clock);
   const grpc = new Server({ 'grpc.max_receive_message_length': ADS_MAX_RECEIVE_MESSAGE_BYTES });
   grpc.addService(
@@ -106,13 +142,7 @@ export async function startMeshModule(
     createAdsService({
       snapshots: controller,
       status: proxies,
-      authenticate: (raw) => {
-        const intermediates = ca.x509Authorities().flatMap((a) => a.certChain.slice(0, -1));
-        const result = verifyX509Svid([raw, ...intermediates], bundleSet(ca.bundle()), clock);
-        return result.ok
-          ? { ok: true, spiffeId: result.svid.spiffeId }
-          : { ok: false, reason: result.reason };
-      },
+      authenticate: (raw) => verifyPeerSvid(ca, clock, raw),
       log: (message, fields) => log.info(`ads: ${message}`, fields),
     }),
   );
@@ -144,7 +174,8 @@ export async function startMeshModule(
     },
   );
   return {
-    task: (signal) => source.run(signal),
+    task: (signal) =>
+      runTasks(signal, [(s) => source.run(s), ...(authz === undefined ? [] : [authz.task])]),
     status: () => meshStatus({ controller: controller.status(), proxies: proxies.proxies() }),
     registerEndpoints: (service, endpoints) => {
       const result = controller.updateEndpoints(service, endpoints);
@@ -154,10 +185,16 @@ export async function startMeshModule(
       const served = controller.current();
       const config = served === undefined ? undefined : parsedByCommit.get(served.commit);
       if (config === undefined) {
-        throw new ParleyError('failed-precondition', 'no mesh config is served yet');
+        return Promise.reject(
+          new ParleyError('failed-precondition', 'no mesh config is served yet'),
+        );
       }
-      return checkAuthorization(config, input, clock.now());
+      return checkWithToken(config, input, { clock, fetchJwks });
     },
-    close: () => grpc.forceShutdown(),
+    close: () => {
+      unsubscribe();
+      grpc.forceShutdown();
+      authz?.close();
+    },
   };
 }

@@ -1,11 +1,7 @@
 import { ParleyError, invalidArgument } from '@parley/core';
 import type { Route } from '@parley/identity';
 import { type Endpoint, type MeshStatus, parseEndpoint } from '@parley/mesh';
-import {
-  type AuthzCheckInput,
-  type AuthzCheckResult,
-  parseAuthzCheckInput,
-} from './authz-check.js';
+import { type AuthzCheckInput, type CheckOutput, parseAuthzCheckInput } from './authz-check.js';
 
 /** What the mesh's admin routes need from the running mesh module. */
 export interface MeshAdmin {
@@ -16,7 +12,7 @@ export interface MeshAdmin {
     endpoints: readonly Endpoint[],
   ): { ok: true; version: string } | { ok: false; reason: string };
   /** Decides a hypothetical request by the served commit's authorization policies, now. */
-  checkAuthorization(input: AuthzCheckInput): AuthzCheckResult;
+  checkAuthorization(input: AuthzCheckInput): Promise<CheckOutput>;
 }
 
 const MAX_ENDPOINTS = 1000;
@@ -74,7 +70,7 @@ export function meshRoutes(mesh: MeshAdmin | undefined): Route[] {
       body: true,
       handle: ({ body }) => {
         const m = running();
-        return Promise.resolve({ body: m.checkAuthorization(parseAuthzCheckInput(body)) });
+        return m.checkAuthorization(parseAuthzCheckInput(body)).then((r) => ({ body: r }));
       },
     },
   ];

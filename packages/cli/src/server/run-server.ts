@@ -79,6 +79,8 @@ export interface ServerExtensions {
     ca: Ca;
     material: RotatingTlsMaterial;
     config: ServerConfig;
+    db: Database;
+    metrics: Metrics;
     clock: Clock;
     log: Log;
   }) => Promise<(MeshAdmin & { task: Task; close: () => void }) | undefined>;
@@ -256,7 +258,7 @@ export async function runServer(
       serverId: serverId.toString(),
     });
 
-    const mesh = await extensions.mesh?.({ ca, material, config, clock, log });
+    const mesh = await extensions.mesh?.({ ca, material, config, db, metrics, clock, log });
     const admin = extensions.adminApi?.({ db, ca, config, clock, log, mesh });
     const adminServer =
       admin === undefined

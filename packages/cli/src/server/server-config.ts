@@ -36,6 +36,21 @@ export interface ServerConfig {
   readonly x509pop: { readonly caBundleFile: string } | undefined;
   /** The mesh module (ADS to Envoy from a Git repository of intent); off when absent. */
   readonly mesh: MeshConfig | undefined;
+  /** Authorization (runs with the mesh module, whose repository holds the policies). */
+  readonly authz: AuthzConfig;
+}
+
+/** `authz:` settings (docs/authz.md). */
+export interface AuthzConfig {
+  /** `host:port` of the authz listener (mTLS): ext_authz Check, policy stream, decision log. */
+  readonly address: string;
+  /**
+   * Where sidecars send the decisions Envoy's RBAC filter cannot make: the node's agent (over
+   * its socket, the default) or this server's authz listener.
+   */
+  readonly extAuthz: 'agent' | 'server';
+  /** The share of allowed requests recorded in the decision log (denies are all recorded). */
+  readonly sampleAllows: number;
 }
 
 /** `mesh:` settings: where proxies connect and which repository holds the intent. */
@@ -48,6 +63,13 @@ export interface MeshConfig {
   /** How often the branch is checked for new commits. */
   readonly pollInterval: Duration;
 }
+
+/** The `authz:` settings when the config gives none. */
+export const DEFAULT_AUTHZ_CONFIG: AuthzConfig = {
+  address: '127.0.0.1:15013',
+  extAuthz: 'agent',
+  sampleAllows: 0.01,
+};
 
 /** Reads and checks a server config file. */
 export function loadServerConfig(file: string): Promise<Readonly<ServerConfig>> {
@@ -74,6 +96,14 @@ export function readServerConfig(r: ObjectReader, path: (p: string) => string): 
   const attestors = r.object('nodeAttestors');
   const x509pop = attestors?.object('x509pop');
   const mesh = r.object('mesh');
+  const authz = r.object('authz');
+  const sampleAllows =
+    authz?.has('sampleAllows') === true
+      ? authz.raw('sampleAllows')
+      : DEFAULT_AUTHZ_CONFIG.sampleAllows;
+  if (typeof sampleAllows !== 'number' || !(sampleAllows >= 0 && sampleAllows <= 1)) {
+    authz?.problem('sampleAllows', 'must be a number from 0 to 1');
+  }
   let store: StoreConfig = { sqlite: { path: join(dataDir, 'server.db') } };
   if (r.has('store')) {
     try {
@@ -122,5 +152,13 @@ export function readServerConfig(r: ObjectReader, path: (p: string) => string): 
             branch: mesh.string('branch', 'main'),
             pollInterval: mesh.duration('pollInterval', parseDuration('2s')),
           },
+    authz: {
+      address:
+        authz?.string('address', DEFAULT_AUTHZ_CONFIG.address) ?? DEFAULT_AUTHZ_CONFIG.address,
+      extAuthz:
+        authz?.oneOf('extAuthz', ['agent', 'server'] as const, DEFAULT_AUTHZ_CONFIG.extAuthz) ??
+        DEFAULT_AUTHZ_CONFIG.extAuthz,
+      sampleAllows: typeof sampleAllows === 'number' ? sampleAllows : 0,
+    },
   };
 }

@@ -1,6 +1,8 @@
 import { createAdminApi } from '@parley/identity';
-import type { ServerExtensions } from './run-server.js';
-import { startMeshModule } from './mesh-module.js';
+import { type ServerExtensions, serverIdOf } from './run-server.js';
+import { authzDecisionRoutes } from './authz-decision-routes.js';
+import { startAuthzModule } from './authz-module.js';
+import { startMeshModule, verifyPeerSvid } from './mesh-module.js';
 import { meshRoutes } from './mesh-routes.js';
 
 /**
@@ -17,17 +19,31 @@ export const serverExtensions: ServerExtensions = {
       defaultX509SvidTtl: config.defaultX509SvidTtl,
       defaultJwtSvidTtl: config.defaultJwtSvidTtl,
       log: (message, cause) => log.error(message, { error: cause }),
-      extraRoutes: meshRoutes(mesh),
+      extraRoutes: [...meshRoutes(mesh), ...authzDecisionRoutes({ db, clock })],
     }),
-  mesh: ({ ca, material, config, clock, log }) =>
-    config.mesh === undefined
-      ? Promise.resolve(undefined)
-      : startMeshModule(config.mesh, {
-          trustDomain: config.trustDomain,
-          dataDir: config.dataDir,
-          ca,
-          material,
-          clock,
-          log,
-        }),
+  mesh: async ({ ca, material, config, db, metrics, clock, log }) => {
+    if (config.mesh === undefined) return undefined;
+    // Authorization enforces the policies of the mesh's repository: it runs with the mesh.
+    const authz = await startAuthzModule(config.authz, {
+      serverId: serverIdOf(config),
+      material,
+      authenticate: (raw) => {
+        const r = verifyPeerSvid(ca, clock, raw);
+        return r.ok ? r.spiffeId.toString() : undefined;
+      },
+      db,
+      clock,
+      log,
+      metrics,
+    });
+    return startMeshModule(config.mesh, {
+      trustDomain: config.trustDomain,
+      dataDir: config.dataDir,
+      ca,
+      material,
+      clock,
+      log,
+      authz,
+    });
+  },
 };

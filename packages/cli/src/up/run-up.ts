@@ -32,7 +32,7 @@ import {
 } from './up-state.js';
 
 /** The default ports of `parley up`; any that is taken is replaced by a free one (and said). */
-export const UP_DEFAULT_PORTS = { agentApi: 8081, health: 8082, xds: 15012 } as const;
+export const UP_DEFAULT_PORTS = { agentApi: 8081, health: 8082, xds: 15012, authz: 15013 } as const;
 
 /** The demo `parley up` runs: none, or a folder laid out like examples/sock-shop. */
 export type UpDemo =
@@ -176,6 +176,7 @@ export async function runUp(options: UpOptions, deps: UpDeps): Promise<number> {
   const agentApiPort = await named('agent API', UP_DEFAULT_PORTS.agentApi);
   const healthPort = await named('server health and metrics', UP_DEFAULT_PORTS.health);
   const xdsPort = await named('xDS', UP_DEFAULT_PORTS.xds);
+  const authzPort = await named('authz', UP_DEFAULT_PORTS.authz);
   let edgePort: number | undefined;
 
   const services: ServiceStatus[] = [];
@@ -189,6 +190,7 @@ export async function runUp(options: UpOptions, deps: UpDeps): Promise<number> {
       adminSocket: layout.adminSocket,
       agentSocket: layout.agentSocket,
       xdsAddress: `127.0.0.1:${xdsPort}`,
+      authzAddress: `127.0.0.1:${authzPort}`,
       metricsUrl,
       components,
       services,
@@ -263,7 +265,7 @@ export async function runUp(options: UpOptions, deps: UpDeps): Promise<number> {
     // The server: SQLite in server/, the mesh module watching ./mesh.
     await writeFile(
       layout.serverConfig,
-      serverConfigYaml({ trustDomain, agentApiPort, healthPort, xdsPort }),
+      serverConfigYaml({ trustDomain, agentApiPort, healthPort, xdsPort, authzPort }),
       {
         mode: 0o600,
       },
@@ -291,7 +293,7 @@ export async function runUp(options: UpOptions, deps: UpDeps): Promise<number> {
     await rm(layout.agentData, { recursive: true, force: true });
     await writeFile(
       layout.agentConfig,
-      agentConfigYaml({ trustDomain, agentApiPort, xdsPort, joinToken: token.token }),
+      agentConfigYaml({ trustDomain, agentApiPort, xdsPort, authzPort, joinToken: token.token }),
       { mode: 0o600 },
     );
     await start({

@@ -201,6 +201,7 @@ export function serverConfigYaml(options: {
   readonly agentApiPort: number;
   readonly healthPort: number;
   readonly xdsPort: number;
+  readonly authzPort: number;
 }): string {
   return `# Written by parley up at each start; edit the mesh in ./mesh (git commit), not here.
 trustDomain: ${options.trustDomain}
@@ -213,6 +214,9 @@ mesh:
   repository: mesh
   branch: main
   pollInterval: 1s
+authz:
+  address: 127.0.0.1:${options.authzPort}
+  extAuthz: agent
 `;
 }
 
@@ -221,6 +225,7 @@ export function agentConfigYaml(options: {
   readonly trustDomain: string;
   readonly agentApiPort: number;
   readonly xdsPort: number;
+  readonly authzPort: number;
   readonly joinToken: string;
 }): string {
   return `# Written by parley up at each start (the join token is single-use).
@@ -235,6 +240,8 @@ workloadSockets:
   dir: workloads
 xdsRelay:
   serverAddress: 127.0.0.1:${options.xdsPort}
+authz:
+  serverAddress: 127.0.0.1:${options.authzPort}
 `;
 }
 

@@ -15,6 +15,7 @@ export function renderStatus(s: StatusDocument): string {
     ['admin socket', s.adminSocket],
     ['agent socket', s.agentSocket],
     ['xds', s.xdsAddress],
+    ['authz', s.authzAddress],
     ['metrics', s.metricsUrl],
   ];
   if (url !== undefined) fields.push(['front-end', url]);

@@ -41,6 +41,8 @@ export interface StatusDocument {
   readonly adminSocket: string;
   readonly agentSocket: string;
   readonly xdsAddress: string;
+  /** The server's authz listener (ext_authz Check, policy stream, decision log; mTLS). */
+  readonly authzAddress: string;
   readonly metricsUrl: string;
   readonly components: readonly ComponentStatus[];
   readonly services: readonly ServiceStatus[];

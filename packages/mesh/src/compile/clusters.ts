@@ -176,3 +176,45 @@ export function proxylessCluster(
     },
   };
 }
+
+/**
+ * A cluster to a gRPC service of the Parley server (the ext_authz Check service, the decision
+ * log): HTTP/2 over mTLS with the proxy's own SVID, accepting exactly the server's SPIFFE ID.
+ */
+export function controlPlaneCluster(
+  name: string,
+  address: { host: string; port: number },
+  serverId: string,
+): ProtoObject {
+  return {
+    name,
+    type: 'STATIC',
+    connect_timeout: duration(CONNECT_TIMEOUT_MS),
+    load_assignment: {
+      cluster_name: name,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(address) } }] }],
+    },
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': TYPE.httpProtocolOptions,
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': TYPE.upstreamTls,
+        common_tls_context: {
+          tls_params: { tls_minimum_protocol_version: 'TLSv1_2' },
+          tls_certificate_sds_secret_configs: [sdsSecret(MESH_NAMES.ownCertificate)],
+          combined_validation_context: {
+            default_validation_context: {
+              match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: serverId } }],
+            },
+            validation_context_sds_secret_config: sdsSecret(MESH_NAMES.ownTrustDomain),
+          },
+        },
+      },
+    },
+  };
+}

@@ -414,12 +414,18 @@ spec:
 
   it('places filters from other modules in order before the router', () => {
     const rbac: HttpFilterPiece = {
-      name: 'envoy.filters.http.rbac',
       order: HTTP_FILTER_ORDER.rbac,
-      typedConfig: (ctx) =>
+      filters: (ctx) =>
         ctx.side === 'inbound'
-          ? { '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC' }
-          : undefined,
+          ? [
+              {
+                name: 'envoy.filters.http.rbac',
+                typed_config: {
+                  '@type': 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
+                },
+              },
+            ]
+          : [],
     };
     const s = compileMesh(config(), { commit: 'c', httpFilters: [rbac] });
     const l = decoded(resources(s, FRONTEND), XDS_TYPE_URL.listener, 'inbound');

@@ -26,7 +26,7 @@ export interface CompileOptions {
   readonly endpointGeneration?: number;
   /** The mesh's own trust domain; destinations of other domains validate with their bundle. */
   readonly trustDomain?: string;
-  /** HTTP filters contributed by other modules (authorization), added to fault injection. */
+  /** HTTP filter pieces of other modules (authorization), added to fault injection. */
   readonly httpFilters?: readonly HttpFilterPiece[];
 }
 
@@ -84,6 +84,7 @@ class MeshPlan {
   readonly proxylessClusters = new Map<string, XdsResource>();
   readonly proxylessSets = new Map<string, ProxylessSet>();
   readonly filters: readonly HttpFilterPiece[];
+  readonly extraClusters = new Map<string, XdsResource>();
 
   constructor(
     readonly config: MeshConfig,
@@ -91,6 +92,10 @@ class MeshPlan {
     extraFilters: readonly HttpFilterPiece[],
   ) {
     this.filters = [...DEFAULT_HTTP_FILTERS, ...extraFilters];
+    for (const c of extraFilters.flatMap((p) => p.clusters ?? [])) {
+      const name = c['name'] as string;
+      this.extraClusters.set(name, xdsResource(XDS_TYPE_URL.cluster, name, c));
+    }
     for (const s of config.services) {
       this.services.set(s.metadata.name, s);
       this.byId.set(s.spiffeId.toString(), s);
@@ -227,6 +232,7 @@ class MeshPlan {
       );
       const c = inboundAppCluster(service, endpoint);
       clusters.set(c['name'] as string, xdsResource(XDS_TYPE_URL.cluster, c['name'] as string, c));
+      for (const [name, extra] of this.extraClusters) clusters.set(name, extra);
     }
     if (set.routeName !== undefined) {
       const address = endpoint?.outbound ?? {

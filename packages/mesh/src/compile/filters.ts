@@ -14,15 +14,24 @@ export interface HttpFilterContext {
   readonly endpoint?: Endpoint;
 }
 
+/** One entry of an HTTP connection manager's `http_filters`. */
+export interface HttpFilter {
+  readonly name: string;
+  readonly typed_config: ProtoObject;
+}
+
 /**
- * One HTTP filter of the chain, contributed by a module (fault injection here; JWT, RBAC and
- * ext_authz later): its Envoy name, its position, and its `typed_config` for a listener, or
- * undefined to stay off that listener. The router always comes last.
+ * A piece of the HTTP filter chain, contributed by a module (fault injection here; JWT, RBAC and
+ * ext_authz from authorization): its position and the filters it puts on a listener (none to
+ * stay off it) — the router always comes last — plus the access loggers it adds to a listener
+ * and the clusters those filters and loggers call (given to every sidecar with an inbound
+ * listener).
  */
 export interface HttpFilterPiece {
-  readonly name: string;
   readonly order: number;
-  readonly typedConfig: (ctx: HttpFilterContext) => ProtoObject | undefined;
+  readonly filters: (ctx: HttpFilterContext) => readonly HttpFilter[];
+  readonly accessLogs?: (ctx: HttpFilterContext) => readonly ProtoObject[];
+  readonly clusters?: readonly ProtoObject[];
 }
 
 /** Positions of the filters in the chain; later modules slot in between. */
@@ -35,9 +44,11 @@ export const HTTP_FILTER_ORDER = {
 
 /** Fault injection on the caller's side; routes carry their faults as per-route config. */
 export const FAULT_FILTER: HttpFilterPiece = {
-  name: 'envoy.filters.http.fault',
   order: HTTP_FILTER_ORDER.fault,
-  typedConfig: (ctx) => (ctx.side === 'outbound' ? { '@type': TYPE.fault } : undefined),
+  filters: (ctx) =>
+    ctx.side === 'outbound'
+      ? [{ name: 'envoy.filters.http.fault', typed_config: { '@type': TYPE.fault } }]
+      : [],
 };
 
 /** The filters every compiled mesh has. */
@@ -47,13 +58,9 @@ export const DEFAULT_HTTP_FILTERS: readonly HttpFilterPiece[] = [FAULT_FILTER];
 export function httpFilters(
   ctx: HttpFilterContext,
   pieces: readonly HttpFilterPiece[],
-): ProtoObject[] {
-  const chain = [...pieces]
-    .sort((a, b) => a.order - b.order || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .flatMap((p) => {
-      const typed = p.typedConfig(ctx);
-      return typed === undefined ? [] : [{ name: p.name, typed_config: typed }];
-    });
+): HttpFilter[] {
+  // A stable sort: pieces of one order keep the order they were given in.
+  const chain = [...pieces].sort((a, b) => a.order - b.order).flatMap((p) => p.filters(ctx));
   return [...chain, { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE.router } }];
 }
 
@@ -77,7 +84,11 @@ export const ACCESS_LOG_FIELDS: Readonly<Record<string, string>> = {
 };
 
 /** Access log to stdout as one JSON object per request, tagged with the listener side. */
-export function accessLog(side: ListenerSide, service: Service): ProtoObject[] {
+export function accessLog(
+  ctx: HttpFilterContext,
+  pieces: readonly HttpFilterPiece[],
+): ProtoObject[] {
+  const { side, service } = ctx;
   return [
     {
       name: 'envoy.access_loggers.stdout',
@@ -92,5 +103,6 @@ export function accessLog(side: ListenerSide, service: Service): ProtoObject[] {
         },
       },
     },
+    ...pieces.flatMap((p) => p.accessLogs?.(ctx) ?? []),
   ];
 }

@@ -1,7 +1,7 @@
 import type { ProtoObject } from '@parley/api';
 import type { Endpoint, Service, SocketAddress } from '../model/mesh-config.js';
 import { MESH_NAMES } from '../snapshot/mesh-snapshot.js';
-import { type HttpFilterPiece, accessLog, httpFilters } from './filters.js';
+import { type HttpFilterContext, type HttpFilterPiece, accessLog, httpFilters } from './filters.js';
 import { ADS_SOURCE, TYPE, duration, sdsSecret, socketAddress } from './xds-resource.js';
 
 /** Name of a sidecar's inbound (mTLS) listener. */
@@ -13,12 +13,23 @@ export const INBOUND_APP_CLUSTER = 'inbound_app';
 
 const HCM_FILTER = 'envoy.filters.network.http_connection_manager';
 
+/**
+ * How an inbound HTTP connection manager normalizes the path before any filter sees it: RFC 3986
+ * normalization, merged slashes, and a request whose path holds an encoded slash or backslash
+ * refused (400) rather than passed on with two readings (docs/authz.md).
+ */
+export const INBOUND_PATH_NORMALIZATION = {
+  normalize_path: { value: true },
+  merge_slashes: true,
+  path_with_escaped_slashes_action: 'REJECT_REQUEST',
+} as const;
+
 function hcm(
-  side: 'inbound' | 'outbound',
+  ctx: HttpFilterContext,
   routing: ProtoObject,
-  filters: ProtoObject[],
-  service: Service,
+  pieces: readonly HttpFilterPiece[],
 ): ProtoObject {
+  const { side } = ctx;
   return {
     name: HCM_FILTER,
     typed_config: {
@@ -26,12 +37,15 @@ function hcm(
       stat_prefix: side,
       codec_type: 'AUTO',
       ...routing,
-      http_filters: filters,
-      access_log: accessLog(side, service),
+      http_filters: httpFilters(ctx, pieces),
+      access_log: accessLog(ctx, pieces),
       generate_request_id: { value: true },
       // The caller's sidecar made the request ID and trace context; keep them end to end.
       preserve_external_request_id: true,
       ...(side === 'inbound' && {
+        ...INBOUND_PATH_NORMALIZATION,
+        // A denied response carries the request ID, to look the decision up by.
+        always_set_request_id_in_response: true,
         forward_client_cert_details: 'SANITIZE_SET',
         set_current_client_cert_details: { uri: true },
       }),
@@ -49,7 +63,6 @@ export function inboundListener(
   endpoint: Endpoint,
   pieces: readonly HttpFilterPiece[],
 ): ProtoObject {
-  const filters = httpFilters({ side: 'inbound', service, endpoint }, pieces);
   const routing = {
     route_config: {
       name: INBOUND_LISTENER,
@@ -74,7 +87,7 @@ export function inboundListener(
     address: socketAddress(endpoint.inbound),
     filter_chains: [
       {
-        filters: [hcm('inbound', routing, filters, service)],
+        filters: [hcm({ side: 'inbound', service, endpoint }, routing, pieces)],
         transport_socket: {
           name: 'envoy.transport_sockets.tls',
           typed_config: {
@@ -101,15 +114,16 @@ export function outboundListener(
   pieces: readonly HttpFilterPiece[],
   endpoint?: Endpoint,
 ): ProtoObject {
-  const filters = httpFilters(
-    { side: 'outbound', service, ...(endpoint !== undefined && { endpoint }) },
-    pieces,
-  );
+  const ctx: HttpFilterContext = {
+    side: 'outbound',
+    service,
+    ...(endpoint !== undefined && { endpoint }),
+  };
   const routing = { rds: { route_config_name: routeConfigName, config_source: ADS_SOURCE } };
   return {
     name: OUTBOUND_LISTENER,
     address: socketAddress(address),
-    filter_chains: [{ filters: [hcm('outbound', routing, filters, service)] }],
+    filter_chains: [{ filters: [hcm(ctx, routing, pieces)] }],
   };
 }
 

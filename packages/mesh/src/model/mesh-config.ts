@@ -1,4 +1,4 @@
-import type { AuthzRole, AuthzRule, AuthzSelector } from '@parley/api';
+import type { AuthzJwtIssuer, AuthzRole, AuthzRule, AuthzSelector } from '@parley/api';
 import type { Duration, SpiffeId } from '@parley/core';
 
 /** Plain data from YAML (no dates, no binary), for sections carried but not yet interpreted. */
@@ -218,7 +218,7 @@ export type {
 
 /**
  * An `AuthorizationPolicy` (docs/authz.md): a policy (selector, action, rules, dryRun), or the
- * mesh settings document (`defaultAction`, `roles`), which takes no part in matching.
+ * mesh settings document (`defaultAction`, `roles`, `jwtIssuers`), which takes no part in matching.
  */
 export interface AuthorizationPolicy {
   readonly kind: 'AuthorizationPolicy';
@@ -229,8 +229,12 @@ export interface AuthorizationPolicy {
   readonly action: 'ALLOW' | 'DENY' | 'AUDIT';
   readonly rules: readonly AuthzRule[];
   readonly dryRun: boolean;
+  /** Decided by Parley's ext_authz service even where Envoy's RBAC filter could express it. */
+  readonly external: boolean;
   readonly defaultAction?: 'ALLOW' | 'DENY';
   readonly roles: readonly AuthzRole[];
+  /** End-user token issuers (only on the mesh settings document). */
+  readonly jwtIssuers: readonly AuthzJwtIssuer[];
 }
 
 /** A validated mesh config: every document, by kind, sorted by name. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { AuthorizationPolicy } from './mesh-config.js';
 import { formatMeshProblem } from './mesh-problem.js';
@@ -179,8 +180,8 @@ describe('readAuthorizationPolicy', () => {
   rules: []`,
       [
         'x.yaml:6: spec.selector: must list services or spiffeIds (omit selector for every workload)',
-        'x.yaml:6: spec.selector: is not allowed in the mesh settings policy (defaultAction, roles)',
-        'x.yaml:7: spec.rules: is not allowed in the mesh settings policy (defaultAction, roles)',
+        'x.yaml:6: spec.selector: is not allowed in the mesh settings policy (defaultAction, roles, jwtIssuers)',
+        'x.yaml:7: spec.rules: is not allowed in the mesh settings policy (defaultAction, roles, jwtIssuers)',
       ],
     ],
   ];
@@ -219,6 +220,193 @@ spec: { defaultAction: ALLOW, roles: [{ name: r, principals: ["*"], permissions:
       'x.yaml:8: spec.rules[0].when[0].values[0]: no Service declares team: shp',
       'x.yaml:18: spec.defaultAction: is already set by "m1" (x.yaml:11)',
       'x.yaml:18: spec.roles[0].name: role "r" is already defined by "m1"',
+    ]);
+  });
+});
+
+/** A public JWK of a fresh key pair, and its private JWK (for the "private member" cases). */
+function jwkPair(
+  type: 'ec' | 'rsa' | 'ed25519',
+  options: { namedCurve?: string; modulusLength?: number } = {},
+): { pub: Record<string, unknown>; priv: Record<string, unknown> } {
+  const pair =
+    type === 'ec'
+      ? generateKeyPairSync('ec', { namedCurve: options.namedCurve ?? 'P-256' })
+      : type === 'rsa'
+        ? generateKeyPairSync('rsa', { modulusLength: options.modulusLength ?? 2048 })
+        : generateKeyPairSync('ed25519');
+  return {
+    pub: pair.publicKey.export({ format: 'jwk' }),
+    priv: pair.privateKey.export({ format: 'jwk' }),
+  };
+}
+
+/** A settings document with `issuers` (YAML flow text of each item). */
+const settingsWith = (...issuers: string[]) =>
+  `${HEAD}  defaultAction: DENY\n  jwtIssuers:\n${issuers.map((i) => `    - ${i}\n`).join('')}`;
+
+/** A JWKS as the single-quoted YAML string of a `jwks` field. */
+const jwksField = (...keys: unknown[]) => `'${JSON.stringify({ keys })}'`;
+
+describe('jwtIssuers', () => {
+  const ec = jwkPair('ec');
+  const rsa = jwkPair('rsa');
+  const ed = jwkPair('ed25519');
+
+  it('reads inline and remote issuers into typed keys, audiences and headers', () => {
+    const { problems, policies } = parse(
+      settingsWith(
+        `{ issuer: https://tokens.example.org, audiences: [orders, "https://shop/"], jwks: ${jwksField(
+          { ...ec.pub, kid: 'ec-1', use: 'sig', alg: 'ES256', x5t: 'ignored' },
+          { ...rsa.pub, kid: 'rsa-1', alg: 'PS256' },
+          { ...ed.pub },
+        )} }`,
+        '{ issuer: partner, jwksUri: "http://127.0.0.1:8443/jwks", fromHeaders: [{ name: x-jwt }, { name: authorization, prefix: "Token " }] }',
+      ),
+    );
+    assert.deepEqual(problems, []);
+    const [inline, remote] = policies[0]?.jwtIssuers ?? [];
+    assert.equal(inline?.issuer, 'https://tokens.example.org');
+    assert.deepEqual(inline?.audiences, ['orders', 'https://shop/']);
+    assert.deepEqual(inline?.fromHeaders, [{ name: 'authorization', prefix: 'Bearer ' }]);
+    assert.deepEqual(inline?.jwks, {
+      kind: 'inline',
+      keys: [
+        { kid: 'ec-1', alg: 'ES256', kty: 'EC', crv: 'P-256', x: ec.pub['x'], y: ec.pub['y'] },
+        { kid: 'rsa-1', alg: 'PS256', kty: 'RSA', n: rsa.pub['n'], e: rsa.pub['e'] },
+        { kty: 'OKP', crv: 'Ed25519', x: ed.pub['x'] },
+      ],
+    });
+    assert.deepEqual(remote, {
+      issuer: 'partner',
+      audiences: [],
+      jwks: { kind: 'remote', uri: 'http://127.0.0.1:8443/jwks' },
+      fromHeaders: [
+        { name: 'x-jwt', prefix: '' },
+        { name: 'authorization', prefix: 'Token ' },
+      ],
+    });
+    assert.deepEqual(policies[0]?.rules, []);
+  });
+
+  it('makes a document with only jwtIssuers a settings document', () => {
+    const { problems } = parse(
+      `${HEAD}  jwtIssuers: [{ issuer: a, jwksUri: "https://a.example/jwks" }]\n  action: DENY\n`,
+    );
+    assert.deepEqual(problems, [
+      'x.yaml:6: spec.action: is not allowed in the mesh settings policy (defaultAction, roles, jwtIssuers)',
+    ]);
+  });
+
+  it('refuses private keys without quoting their material', () => {
+    const { problems } = parse(
+      settingsWith(
+        `{ issuer: a, jwks: ${jwksField(ec.pub, ec.priv)} }`,
+        `{ issuer: b, jwks: ${jwksField(rsa.priv)} }`,
+      ),
+    );
+    assert.deepEqual(problems, [
+      'x.yaml:7: spec.jwtIssuers[0].jwks: keys[1]: holds the private member "d": a JWKS in the repository holds public keys only',
+      'x.yaml:8: spec.jwtIssuers[1].jwks: keys[0]: holds the private member "d": a JWKS in the repository holds public keys only',
+    ]);
+    for (const secret of [ec.priv['d'], rsa.priv['d'], rsa.priv['p']]) {
+      assert.ok(!problems.join('\n').includes(String(secret)));
+    }
+  });
+
+  const small = jwkPair('rsa', { modulusLength: 1024 });
+  const p521 = jwkPair('ec', { namedCurve: 'P-521' });
+  const BAD: [string, string, string[]][] = [
+    [
+      'keys of the wrong kind, size, curve, use or alg',
+      settingsWith(
+        `{ issuer: a, jwks: ${jwksField(small.pub)} }`,
+        `{ issuer: b, jwks: ${jwksField(p521.pub)} }`,
+        `{ issuer: c, jwks: ${jwksField({ kty: 'oct', k: 'c2VjcmV0' })} }`,
+        `{ issuer: d, jwks: ${jwksField({ kty: 'oct' })} }`,
+        `{ issuer: e, jwks: ${jwksField({ ...ec.pub, use: 'enc' })} }`,
+        `{ issuer: f, jwks: ${jwksField({ ...ec.pub, alg: 'RS256' })} }`,
+        `{ issuer: g, jwks: ${jwksField({ ...ec.pub, kid: 'k' }, { ...ed.pub, kid: 'k' })} }`,
+        `{ issuer: h, jwks: ${jwksField({ ...ec.pub, x: `${String(ec.pub['x']).slice(0, 42)}A` })} }`,
+        `{ issuer: i, jwks: ${jwksField({ ...ec.pub, x: 'short' })} }`,
+        `{ issuer: j, jwks: ${jwksField({ kty: 'RSA', n: 1, e: 'AQAB' })} }`,
+      ),
+      [
+        'x.yaml:7: spec.jwtIssuers[0].jwks: keys[0]: an RSA key must have 2048 to 16384 bits',
+        'x.yaml:8: spec.jwtIssuers[1].jwks: keys[0]: "crv" of an EC key must be P-256 or P-384',
+        'x.yaml:9: spec.jwtIssuers[2].jwks: keys[0]: holds the private member "k"',
+        'x.yaml:10: spec.jwtIssuers[3].jwks: keys[0]: "kty" must be EC, RSA or OKP',
+        'x.yaml:11: spec.jwtIssuers[4].jwks: keys[0]: "use" must be "sig" (or absent)',
+        'x.yaml:12: spec.jwtIssuers[5].jwks: keys[0]: "alg" must be ES256 for this key',
+        'x.yaml:13: spec.jwtIssuers[6].jwks: keys[1]: repeats the key ID "k"',
+        'x.yaml:14: spec.jwtIssuers[7].jwks: keys[0]: is not a valid EC public key',
+        'x.yaml:15: spec.jwtIssuers[8].jwks: keys[0]: "x" is not 43 base64url characters',
+        'x.yaml:16: spec.jwtIssuers[9].jwks: keys[0]: "n" must be a string',
+      ],
+    ],
+    [
+      'bad JWKS documents, sources, URIs, audiences and headers',
+      settingsWith(
+        `{ issuer: a, jwks: '{"keys": [' }`,
+        `{ issuer: b, jwks: '{"keys": []}' }`,
+        `{ issuer: c, jwks: { keys: [] } }`,
+        `{ issuer: d }`,
+        `{ issuer: e, jwks: '{"keys": []}', jwksUri: "https://e/" }`,
+        `{ issuer: f, jwksUri: "ftp://f.example/jwks" }`,
+        `{ issuer: g, jwksUri: "https://user:pw@g.example/jwks" }`,
+        `{ issuer: h, jwksUri: "HTTPS://H.example/jwks" }`,
+        `{ issuer: i, jwksUri: "/jwks" }`,
+        `{ issuer: " j", jwksUri: "https://j.example/jwks", audiences: [] }`,
+        `{ jwksUri: "https://k.example/jwks", audiences: [x, x], fromHeaders: [{ name: X-Jwt }] }`,
+        `{ issuer: l, jwksUri: "https://l.example/jwks", fromHeaders: [], bogus: 1 }`,
+        `{ issuer: m, jwksUri: "https://m.example/#x", fromHeaders: [{ name: a }, { name: a }, { name: b, prefix: "\\t" }] }`,
+      ),
+      [
+        'x.yaml:7: spec.jwtIssuers[0].jwks: is not valid JSON: at offset',
+        'x.yaml:8: spec.jwtIssuers[1].jwks: must hold at least one key',
+        'x.yaml:9: spec.jwtIssuers[2].jwks: must be a JWKS as JSON text',
+        'x.yaml:10: spec.jwtIssuers[3]: must have exactly one of jwks (a JWKS as JSON text) and jwksUri',
+        'x.yaml:11: spec.jwtIssuers[4]: must have exactly one of jwks',
+        'x.yaml:12: spec.jwtIssuers[5].jwksUri: must be an http or https URL',
+        'x.yaml:13: spec.jwtIssuers[6].jwksUri: must not hold user info',
+        'x.yaml:14: spec.jwtIssuers[7].jwksUri: must be written in its canonical form "https://h.example/jwks"',
+        'x.yaml:15: spec.jwtIssuers[8].jwksUri: must be an absolute http or https URL',
+        'x.yaml:16: spec.jwtIssuers[9].issuer: must be an exact `iss` value of printable characters',
+        'x.yaml:16: spec.jwtIssuers[9].audiences: must list at least one audience',
+        'x.yaml:17: spec.jwtIssuers[10].issuer: is required',
+        'x.yaml:17: spec.jwtIssuers[10].audiences[1]: is listed twice',
+        'x.yaml:17: spec.jwtIssuers[10].fromHeaders[0].name: must be a lower-case header name',
+        'x.yaml:18: spec.jwtIssuers[11].fromHeaders: must list a header',
+        'x.yaml:18: spec.jwtIssuers[11].bogus: unknown field',
+        'x.yaml:19: spec.jwtIssuers[12].fromHeaders[2].prefix: must be at most 64 printable characters',
+        'x.yaml:19: spec.jwtIssuers[12].fromHeaders[1].name: header "a" is listed twice',
+        'x.yaml:19: spec.jwtIssuers[12].jwksUri: must not hold a fragment',
+      ],
+    ],
+  ];
+
+  for (const [what, text, expected] of BAD) {
+    it(`reports ${what}`, () => {
+      const got = parse(text).problems;
+      assert.equal(got.length, expected.length, got.join('\n'));
+      expected.forEach((e, i) => assert.ok(got[i]?.startsWith(e), `${got[i]} !~ ${e}`));
+    });
+  }
+
+  it('reports an issuer configured twice across documents', () => {
+    const { problems } = parse(
+      `${settingsWith('{ issuer: a, jwksUri: "https://a.example/jwks" }')}---
+apiVersion: parley.dev/v1
+kind: AuthorizationPolicy
+metadata: { name: more-issuers }
+spec:
+  jwtIssuers:
+    - { issuer: b, jwksUri: "https://b.example/jwks" }
+    - { issuer: a, jwksUri: "https://other.example/jwks" }
+`,
+    );
+    assert.deepEqual(problems, [
+      'x.yaml:15: spec.jwtIssuers[1].issuer: issuer "a" is already configured by "p"',
     ]);
   });
 });

@@ -1,4 +1,14 @@
-import { type ConfigProblem, ObjectReader, parseSpiffeId, parseTrustDomain } from '@parley/core';
+import { createPublicKey } from 'node:crypto';
+import {
+  type ConfigProblem,
+  ObjectReader,
+  isJsonArray,
+  isJsonObject,
+  parseJson,
+  parseSpiffeId,
+  parseTrustDomain,
+} from '@parley/core';
+import type { AuthzJwk, AuthzJwsAlgorithm, AuthzJwtHeader, AuthzJwtIssuer } from '@parley/api';
 import type {
   AuthorizationPolicy,
   AuthzAttributeName,
@@ -23,13 +33,14 @@ const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', '
 const ATTRIBUTES: readonly AuthzAttributeName[] = ['environment', 'team', 'sensitivity'];
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const WORD = /^[A-Za-z0-9]([-._A-Za-z0-9]{0,61}[A-Za-z0-9])?$/;
-const SETTINGS_KEYS = ['selector', 'action', 'rules', 'dryRun'];
+const SETTINGS_KEYS = ['selector', 'action', 'rules', 'dryRun', 'external'];
+const SETTINGS_FIELDS = 'defaultAction, roles, jwtIssuers';
 
 /**
  * Reads the `spec` of an AuthorizationPolicy strictly (docs/authz.md): selector, action, rules
  * (`from`, `to`, `roles`, `when` with patterns, CIDRs, time windows and CEL-subset expressions
- * parsed here, at the edge), dryRun — or, for the mesh settings document, `defaultAction` and
- * `roles`. Every problem is reported at its field path.
+ * parsed here, at the edge), dryRun — or, for the mesh settings document, `defaultAction`,
+ * `roles` and `jwtIssuers` (JWKS parsed here too). Every problem is reported at its field path.
  */
 export function readAuthorizationPolicy(
   spec: ObjectReader,
@@ -38,7 +49,7 @@ export function readAuthorizationPolicy(
 ): AuthorizationPolicy | undefined {
   // Nested readers collect into a local list, forwarded to `spec` (whose path they start with).
   const problems: ConfigProblem[] = [];
-  const settings = spec.has('defaultAction') || spec.has('roles');
+  const settings = spec.has('defaultAction') || spec.has('roles') || spec.has('jwtIssuers');
   let selector: AuthzSelector | undefined;
   const sel = spec.object('selector');
   if (sel !== undefined) {
@@ -58,14 +69,16 @@ export function readAuthorizationPolicy(
     if (j < i) spec.problem(`rules[${i}].name`, `repeats the name of rules[${j}]`);
   });
   const dryRun = spec.boolean('dryRun', false);
+  const external = spec.boolean('external', false);
   const defaultAction = spec.has('defaultAction')
     ? spec.oneOf('defaultAction', ['ALLOW', 'DENY'] as const)
     : undefined;
   const roles = mapItems(spec, 'roles', problems, (r) => readRole(r, problems));
+  const jwtIssuers = readJwtIssuers(spec, problems);
   if (settings) {
     for (const key of SETTINGS_KEYS) {
       if (spec.has(key)) {
-        spec.problem(key, 'is not allowed in the mesh settings policy (defaultAction, roles)');
+        spec.problem(key, `is not allowed in the mesh settings policy (${SETTINGS_FIELDS})`);
       }
     }
   }
@@ -78,15 +91,18 @@ export function readAuthorizationPolicy(
     action,
     rules,
     dryRun,
+    external,
     ...(defaultAction !== undefined && { defaultAction }),
     roles,
+    jwtIssuers,
   };
 }
 
 /**
  * The checks of AuthorizationPolicies that span documents: selected Services exist, SPIFFE ID
  * selectors select some Service, roles are defined once and exist where used, at most one
- * document sets `defaultAction`, attribute values in conditions are declared by some Service.
+ * document sets `defaultAction`, attribute values in conditions are declared by some Service,
+ * each JWT issuer is configured once.
  */
 export function checkAuthorizationPolicies(
   policies: readonly AuthorizationPolicy[],
@@ -96,8 +112,21 @@ export function checkAuthorizationPolicies(
 ): void {
   const names = new Set(services.map((s) => s.metadata.name));
   const roles = new Map<string, AuthorizationPolicy>();
+  const issuers = new Map<string, AuthorizationPolicy>();
   let settings: AuthorizationPolicy | undefined;
   for (const p of policies) {
+    p.jwtIssuers.forEach((j, i) => {
+      const first = issuers.get(j.issuer);
+      if (first !== undefined) {
+        report(
+          p,
+          `spec.jwtIssuers[${i}].issuer`,
+          `issuer ${JSON.stringify(j.issuer.slice(0, 128))} is already configured by "${first.metadata.name}"`,
+        );
+      } else {
+        issuers.set(j.issuer, p);
+      }
+    });
     if (p.defaultAction !== undefined) {
       if (settings !== undefined) {
         report(
@@ -200,6 +229,237 @@ function readRole(r: ObjectReader, problems: ConfigProblem[]): AuthzRole | undef
     r.problem('permissions', 'is required');
   }
   return name === undefined ? undefined : { name, principals, permissions };
+}
+
+const MAX_JWT_ISSUERS = 100;
+const MAX_AUDIENCES = 100;
+const MAX_JWT_HEADERS = 10;
+const MAX_ISSUER_LENGTH = 1024;
+const MAX_URI_LENGTH = 2048;
+const MAX_JWKS_LENGTH = 64 * 1024;
+const MAX_JWKS_KEYS = 100;
+const DEFAULT_JWT_HEADERS: readonly AuthzJwtHeader[] = [
+  { name: 'authorization', prefix: 'Bearer ' },
+];
+// Printable ASCII and spaces, not at either end: issuers, audiences, key IDs.
+const CLAIM_TEXT = /^[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?$/;
+
+/** `jwtIssuers` of the settings document: the issuers of end-user tokens and their keys. */
+function readJwtIssuers(spec: ObjectReader, problems: ConfigProblem[]): AuthzJwtIssuer[] {
+  const raw = spec.raw('jwtIssuers');
+  if (Array.isArray(raw) && raw.length > MAX_JWT_ISSUERS) {
+    spec.problem('jwtIssuers', `lists ${raw.length} issuers, more than ${MAX_JWT_ISSUERS}`);
+    return [];
+  }
+  return mapItems(spec, 'jwtIssuers', problems, (r) => readJwtIssuer(r, problems));
+}
+
+function readJwtIssuer(r: ObjectReader, problems: ConfigProblem[]): AuthzJwtIssuer | undefined {
+  const claimText = (what: string) => (v: string) =>
+    v.length <= MAX_ISSUER_LENGTH && CLAIM_TEXT.test(v)
+      ? undefined
+      : `must be ${what} of printable characters (at most ${MAX_ISSUER_LENGTH}, no spaces at either end)`;
+  let issuer: string | undefined = r.string('issuer');
+  const issuerProblem =
+    issuer === undefined ? undefined : claimText('an exact `iss` value')(issuer);
+  if (issuerProblem !== undefined) {
+    r.problem('issuer', issuerProblem);
+    issuer = undefined;
+  }
+  const audiences = strings(r, 'audiences', claimText('an audience'));
+  if (audiences.length > MAX_AUDIENCES) {
+    r.problem('audiences', `lists more than ${MAX_AUDIENCES} audiences`);
+  } else if (r.has('audiences') && Array.isArray(r.raw('audiences')) && audiences.length === 0) {
+    r.problem('audiences', 'must list at least one audience (omit it not to check `aud`)');
+  }
+  audiences.forEach((a, i) => {
+    if (audiences.indexOf(a) < i) r.problem(`audiences[${i}]`, 'is listed twice');
+  });
+  const fromHeaders = r.has('fromHeaders')
+    ? mapItems(r, 'fromHeaders', problems, (h) => readJwtHeader(h))
+    : DEFAULT_JWT_HEADERS;
+  if (r.has('fromHeaders') && Array.isArray(r.raw('fromHeaders'))) {
+    const n = (r.raw('fromHeaders') as unknown[]).length;
+    if (n === 0) r.problem('fromHeaders', 'must list a header (omit it for Authorization: Bearer)');
+    if (n > MAX_JWT_HEADERS) r.problem('fromHeaders', `lists more than ${MAX_JWT_HEADERS} headers`);
+  }
+  fromHeaders.forEach((h, i) => {
+    if (fromHeaders.findIndex((g) => g.name === h.name) < i) {
+      r.problem(`fromHeaders[${i}].name`, `header "${h.name}" is listed twice`);
+    }
+  });
+  const inline = r.has('jwks');
+  const remote = r.has('jwksUri');
+  let jwks: AuthzJwtIssuer['jwks'] | undefined;
+  if (inline === remote) {
+    r.problem('', 'must have exactly one of jwks (a JWKS as JSON text) and jwksUri');
+  } else if (inline) {
+    const text = r.raw('jwks');
+    if (typeof text !== 'string') {
+      r.problem('jwks', 'must be a JWKS as JSON text (a string such as \'{"keys": [...]}\')');
+    } else {
+      try {
+        jwks = { kind: 'inline', keys: parseJwksText(text) };
+      } catch (err) {
+        r.problem('jwks', (err as Error).message);
+      }
+    }
+  } else {
+    const uri = r.string('jwksUri');
+    if (uri !== undefined) {
+      try {
+        jwks = { kind: 'remote', uri: checkJwksUri(uri) };
+      } catch (err) {
+        r.problem('jwksUri', (err as Error).message);
+      }
+    }
+  }
+  if (issuer === undefined || jwks === undefined) return undefined;
+  return { issuer, audiences, jwks, fromHeaders };
+}
+
+function readJwtHeader(r: ObjectReader): AuthzJwtHeader | undefined {
+  const name = r.string('name');
+  if (name !== undefined && !HEADER_NAME.test(name)) {
+    r.problem('name', 'must be a lower-case header name');
+    return undefined;
+  }
+  const prefix = r.string('prefix', '');
+  if (prefix !== undefined && !/^[\x20-\x7e]{0,64}$/.test(prefix)) {
+    r.problem('prefix', 'must be at most 64 printable characters (such as "Bearer ")');
+    return undefined;
+  }
+  return name === undefined ? undefined : { name, prefix };
+}
+
+/** A `jwksUri`: an absolute http(s) URL with a host, written in its canonical form. */
+function checkJwksUri(text: string): string {
+  if (text.length > MAX_URI_LENGTH) throw new Error(`is longer than ${MAX_URI_LENGTH} characters`);
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(
+      'must be an absolute http or https URL such as https://tokens.example.org/jwks',
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error('must be an http or https URL');
+  }
+  if (url.hostname === '') throw new Error('must name a host');
+  if (url.username !== '' || url.password !== '') throw new Error('must not hold user info');
+  if (url.hash !== '' || text.includes('#')) throw new Error('must not hold a fragment');
+  if (url.href !== text) {
+    throw new Error(
+      `must be written in its canonical form ${JSON.stringify(url.href.slice(0, 256))}`,
+    );
+  }
+  return text;
+}
+
+const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
+const EC_COORDINATE_LENGTH: Readonly<Record<string, number>> = { 'P-256': 43, 'P-384': 64 };
+const EC_ALGORITHM: Readonly<Record<string, AuthzJwsAlgorithm>> = {
+  'P-256': 'ES256',
+  'P-384': 'ES384',
+};
+const RSA_ALGORITHMS: readonly string[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'];
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Parses an inline JWKS (RFC 7517 §5): at most MAX_JWKS_KEYS public keys, each EC (P-256,
+ * P-384), RSA (2048 to 16384 bits) or OKP (Ed25519) with `use` absent or `sig`, an `alg` that
+ * fits it, and a key ID used once. Private members are refused; messages never quote key values.
+ */
+function parseJwksText(text: string): AuthzJwk[] {
+  if (text.length > MAX_JWKS_LENGTH) {
+    throw new Error(`is longer than ${MAX_JWKS_LENGTH} characters`);
+  }
+  let doc;
+  try {
+    doc = parseJson(text, { maxLength: MAX_JWKS_LENGTH, maxDepth: 8 });
+  } catch (err) {
+    throw new Error(`is not valid JSON: ${(err as Error).message.replace(/^invalid JSON /, '')}`);
+  }
+  const keys = isJsonObject(doc) ? doc.get('keys') : undefined;
+  if (!isJsonArray(keys)) throw new Error('must be a JSON object with a "keys" list (a JWKS)');
+  if (keys.length === 0) throw new Error('must hold at least one key');
+  if (keys.length > MAX_JWKS_KEYS) throw new Error(`holds more than ${MAX_JWKS_KEYS} keys`);
+  const out: AuthzJwk[] = [];
+  keys.forEach((key, i) => {
+    const fail = (why: string): never => {
+      throw new Error(`keys[${i}]: ${why}`);
+    };
+    if (!isJsonObject(key)) return fail('is not a JSON object');
+    const secret = PRIVATE_JWK_MEMBERS.find((m) => key.has(m));
+    if (secret !== undefined) {
+      fail(`holds the private member "${secret}": a JWKS in the repository holds public keys only`);
+    }
+    const str = (m: string): string | undefined => {
+      const v = key.get(m);
+      if (v !== undefined && typeof v !== 'string') fail(`"${m}" must be a string`);
+      return v as string | undefined;
+    };
+    const b64 = (m: string, length?: number): string => {
+      const v = str(m);
+      if (v === undefined) return fail(`"${m}" is required`);
+      if (!BASE64URL.test(v) || (length !== undefined && v.length !== length)) {
+        fail(
+          `"${m}" is not ${length === undefined ? 'base64url' : `${length} base64url characters`}`,
+        );
+      }
+      return v;
+    };
+    const kid = str('kid');
+    if (kid !== undefined && !(kid.length <= 256 && CLAIM_TEXT.test(kid))) {
+      fail('"kid" must be at most 256 printable characters');
+    }
+    if (kid !== undefined && out.some((k) => k.kid === kid)) {
+      fail(`repeats the key ID ${JSON.stringify(kid)}`);
+    }
+    const use = str('use');
+    if (use !== undefined && use !== 'sig') fail('"use" must be "sig" (or absent)');
+    const alg = str('alg');
+    const kty = str('kty');
+    let jwk: AuthzJwk;
+    let algs: readonly string[];
+    if (kty === 'EC') {
+      const crv = str('crv') ?? '';
+      const length = EC_COORDINATE_LENGTH[crv];
+      if (length === undefined) return fail('"crv" of an EC key must be P-256 or P-384');
+      jwk = { kty, crv: crv as 'P-256' | 'P-384', x: b64('x', length), y: b64('y', length) };
+      algs = [EC_ALGORITHM[crv] as string];
+    } else if (kty === 'RSA') {
+      jwk = { kty, n: b64('n'), e: b64('e') };
+      algs = RSA_ALGORITHMS;
+    } else if (kty === 'OKP') {
+      if (str('crv') !== 'Ed25519') return fail('"crv" of an OKP key must be Ed25519');
+      jwk = { kty, crv: 'Ed25519', x: b64('x', 43) };
+      algs = ['EdDSA'];
+    } else {
+      return fail('"kty" must be EC, RSA or OKP (a public signing key)');
+    }
+    if (alg !== undefined && !algs.includes(alg)) {
+      fail(`"alg" must be ${algs.join(', ')} for this key`);
+    }
+    let bits: number | undefined;
+    try {
+      bits = createPublicKey({ key: { ...jwk }, format: 'jwk' }).asymmetricKeyDetails
+        ?.modulusLength;
+    } catch {
+      fail(`is not a valid ${kty} public key`);
+    }
+    if (kty === 'RSA' && !(bits !== undefined && bits >= 2048 && bits <= 16384)) {
+      fail('an RSA key must have 2048 to 16384 bits');
+    }
+    out.push({
+      ...(kid !== undefined && { kid }),
+      ...(alg !== undefined && { alg: alg as AuthzJwsAlgorithm }),
+      ...jwk,
+    });
+    return undefined;
+  });
+  return out;
 }
 
 function readSource(r: ObjectReader): AuthzSource {

@@ -135,6 +135,18 @@ export const MIGRATIONS: readonly Migration[] = [
       )${d.tableOptions}`,
     ],
   },
+  {
+    id: 4,
+    name: 'audit-event-indexes',
+    // Reading the chain back by module and action (listAuditEvents: `parley authz log`, `authz
+    // diff`): newest first by seq, since a time, by subject (a request ID). Without them each
+    // read scans the whole chain, which only grows.
+    up: () => [
+      'CREATE INDEX audit_events_module_action_seq ON audit_events (module, action, seq)',
+      'CREATE INDEX audit_events_module_action_at ON audit_events (module, action, at)',
+      'CREATE INDEX audit_events_module_action_subject ON audit_events (module, action, subject)',
+    ],
+  },
 ];
 
 /** The schema version of this build: the id of its last migration. */
