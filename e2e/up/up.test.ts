@@ -289,6 +289,11 @@ describe('the README walkthrough', () => {
       v2?.[1] !== undefined && Number(v2[1]) >= 10,
       `the 50/50 canary is not visible:\n${r.stdout}`,
     );
+    // Deny by default: the DENY on /admin paths answers 403, logged with its policy and rule;
+    // `authz check` explains why the front-end may not call payment.
+    assert.match(r.stdout, /RBAC: access denied 403/);
+    assert.match(r.stdout, /no-admin\/rule-0/);
+    assert.match(r.stdout, /decision:\s+deny/);
     assert.match(r.stdout, /stopped parley up/);
     assert.deepEqual(await socketsUnder(join(temp.path, '.parley')), []);
     await assert.rejects(access(join(temp.path, '.parley', 'up.json')));

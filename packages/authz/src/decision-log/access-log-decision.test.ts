@@ -23,6 +23,7 @@ const BACKEND = 'spiffe://example.org/backend';
 const ctx = {
   destination: BACKEND,
   service: 'backend',
+  ports: [80],
   version: 'abc123',
   headerNames: ['x-role'],
   sampleAllows: 0,
@@ -77,7 +78,7 @@ describe('decision log from Envoy access log entries', () => {
       version: 'abc123',
       enforcedBy: 'rbac',
       source: { principal: 'spiffe://example.org/web', address: '127.0.0.1' },
-      destination: { service: 'backend', principal: BACKEND, port: 15001 },
+      destination: { service: 'backend', principal: BACKEND, port: 80 },
       request: { method: 'GET', host: 'backend', path: '/admin/x', headers: { 'x-role': 'guest' } },
       outcome: 'deny',
       policy: 'no-admin',

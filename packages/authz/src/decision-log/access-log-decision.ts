@@ -16,6 +16,11 @@ export interface AccessLogContext {
   /** The SPIFFE ID of the sidecar (its verified certificate): the destination. */
   readonly destination: string;
   readonly service?: string;
+  /**
+   * The Service's ports: a request to the sidecar's inbound listener counts as one to the first
+   * (as the ext_authz adapter reads it), unless the listener port is one of them.
+   */
+  readonly ports?: readonly number[];
   /** The config commit the proxy last acknowledged, when known. */
   readonly version?: string;
   /** The header names policies refer to: the only headers a record keeps. */
@@ -84,6 +89,12 @@ export function decisionFromAccessLog(
     .find((u) => u.startsWith('spiffe://'));
   const remote = obj(obj(common['downstream_remote_address'])['socket_address']);
   const local = obj(obj(common['downstream_local_address'])['socket_address']);
+  const listenerPort = Number(local['port_value'] ?? 0);
+  const servicePorts = ctx.ports ?? [];
+  const port =
+    servicePorts.includes(listenerPort) || servicePorts[0] === undefined
+      ? listenerPort
+      : servicePorts[0];
   const logged = obj(request['request_headers']);
   const headers: Record<string, string> = {};
   for (const name of ctx.headerNames) {
@@ -103,7 +114,7 @@ export function decisionFromAccessLog(
     destination: {
       ...(ctx.service !== undefined && { service: ctx.service }),
       principal: ctx.destination,
-      port: Number(local['port_value'] ?? 0),
+      port,
     },
     request: {
       method: text(request['request_method']),

@@ -1,41 +1,12 @@
-// Test support: the policy distribution service definition and client, loaded from the proto that
-// @parley/api ships. TODO(#6): use `loadPolicyDistributionApi()` from @parley/api once its index
-// exports it.
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import {
-  type ChannelCredentials,
-  type GrpcObject,
-  type ServiceClientConstructor,
-  type ServiceDefinition,
-  loadPackageDefinition,
-} from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
+// Test support: the policy distribution service and a client of it, from @parley/api's loader.
+import type { ChannelCredentials, ServiceDefinition } from '@grpc/grpc-js';
+import { POLICY_DISTRIBUTION_CHANNEL_OPTIONS, loadPolicyDistributionApi } from '@parley/api';
 import type { AuthzSnapshot } from '../model/authz-snapshot.js';
 import type { PolicyWatchClient } from './watch-policies.js';
 
-let loaded: ServiceClientConstructor | undefined;
-
-function api(): ServiceClientConstructor {
-  if (loaded === undefined) {
-    const entry = fileURLToPath(import.meta.resolve('@parley/api'));
-    const proto = join(dirname(entry), '..', 'proto', 'authz.proto');
-    const definition = loadSync(proto, {
-      keepCase: true,
-      longs: String,
-      enums: String,
-      defaults: true,
-      oneofs: true,
-    });
-    const root = loadPackageDefinition(definition) as { parley: { authz: { v1: GrpcObject } } };
-    loaded = root.parley.authz.v1['PolicyDistribution'] as ServiceClientConstructor;
-  }
-  return loaded;
-}
-
 /** The `parley.authz.v1.PolicyDistribution` service definition. */
 export function policyDistributionDefinition(): ServiceDefinition {
-  return api().service;
+  return loadPolicyDistributionApi().service;
 }
 
 /** A client of `address` that can also be closed. */
@@ -44,11 +15,8 @@ export function policyDistributionClient(
   creds: ChannelCredentials,
   options: Record<string, unknown> = {},
 ): PolicyWatchClient & { close(): void } {
-  const Client = api();
-  return new Client(address, creds, {
-    'grpc.max_receive_message_length': 16 * 1024 * 1024 + 64 * 1024,
-    ...options,
-  }) as unknown as PolicyWatchClient & { close(): void };
+  const { Client } = loadPolicyDistributionApi();
+  return new Client(address, creds, { ...POLICY_DISTRIBUTION_CHANNEL_OPTIONS, ...options });
 }
 
 /** A snapshot feed the test swaps by hand (the server's policy controller in production). */

@@ -108,7 +108,7 @@ export async function startAuthzModule(
       context: (id) => {
         const w = current?.workloads.get(id);
         return {
-          ...(w !== undefined && { service: w.service }),
+          ...(w !== undefined && { service: w.service, ports: w.ports }),
           ...(current !== undefined && { version: current.version }),
           headerNames: current?.headerNames ?? [],
           sampleAllows: config.sampleAllows,
