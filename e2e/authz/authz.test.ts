@@ -384,6 +384,13 @@ describe('authz: policies enforced by real Envoy sidecars, explained and logged 
     };
     assert.ok(listed.decisions.length >= 1);
     assert.ok(listed.decisions.every((d) => d.outcome === 'deny'));
+    // The decisions are links of the audit chain, which still verifies.
+    const audit = JSON.parse(await ok('audit', 'verify', '-o', 'json')) as {
+      ok: boolean;
+      count: number;
+    };
+    assert.equal(audit.ok, true);
+    assert.ok(audit.count >= 2);
   });
 
   it('lets a DENY beat an ALLOW, naming the deciding policy and rule', async () => {

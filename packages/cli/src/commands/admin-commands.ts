@@ -1,6 +1,7 @@
 import { agentCommand } from './agent-command.js';
 import { apiCommand } from './api-command.js';
 import { authorityCommand } from './authority-command.js';
+import { auditCommand } from './audit-command.js';
 import { authzCommand } from './authz-command.js';
 import { bundleCommand } from './bundle-command.js';
 import type { AdminCommand } from './command-group.js';
@@ -27,5 +28,6 @@ export const ADMIN_COMMANDS: Readonly<Record<string, AdminCommand>> = {
   api: apiCommand,
   proxy: proxyCommand,
   mesh: meshCommand,
+  audit: auditCommand,
   authz: authzCommand,
 };

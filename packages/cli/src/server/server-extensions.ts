@@ -1,5 +1,6 @@
 import { createAdminApi } from '@parley/identity';
 import { type ServerExtensions, serverIdOf } from './run-server.js';
+import { auditRoutes } from './audit-routes.js';
 import { authzDecisionRoutes } from './authz-decision-routes.js';
 import { startAuthzModule } from './authz-module.js';
 import { startMeshModule, verifyPeerSvid } from './mesh-module.js';
@@ -19,7 +20,11 @@ export const serverExtensions: ServerExtensions = {
       defaultX509SvidTtl: config.defaultX509SvidTtl,
       defaultJwtSvidTtl: config.defaultJwtSvidTtl,
       log: (message, cause) => log.error(message, { error: cause }),
-      extraRoutes: [...meshRoutes(mesh), ...authzDecisionRoutes({ db, clock })],
+      extraRoutes: [
+        ...meshRoutes(mesh),
+        ...authzDecisionRoutes({ db, clock }),
+        ...auditRoutes({ db }),
+      ],
     }),
   mesh: async ({ ca, material, config, db, metrics, clock, log }) => {
     if (config.mesh === undefined) return undefined;
