@@ -108,7 +108,7 @@ export function createCheckService(deps: CheckServiceDeps): CheckService {
       if (deps.onDecision !== undefined) record(recordOf(now, answer, refused.seen));
       return answer;
     }
-    const decision = evaluateRequest(snapshot.policySet, mapped.request, { explain: false });
+    const decision = evaluateRequest(snapshot.policySet, mapped.request);
     const by = decision.decidedBy;
     const answer: Answer = {
       outcome: decision.outcome,
