@@ -2,7 +2,7 @@
 export * from './model/policy.js';
 export * from './model/decision.js';
 export { buildPolicySet } from './model/build-policy-set.js';
-export { evaluateRequest } from './evaluate/evaluate-request.js';
+export { type EvaluateOptions, evaluateRequest } from './evaluate/evaluate-request.js';
 export { type NormalizedPath, normalizePath } from './evaluate/normalize-path.js';
 export { type NormalizedHost, normalizeHost } from './evaluate/normalize-host.js';
 export {

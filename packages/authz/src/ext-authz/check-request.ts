@@ -135,21 +135,6 @@ export function checkRequestToAuthz(
     }
   }
   const source = sourcePrincipal === '' ? undefined : snapshot.workloads.get(sourcePrincipal);
-  const headerRecord: Record<string, string | readonly string[]> = {};
-  for (const [name, values] of headers) {
-    const value = values.length === 1 ? (values[0] ?? '') : values;
-    // As Object.fromEntries: an own data property even for a header named `__proto__`.
-    if (name === '__proto__') {
-      Object.defineProperty(headerRecord, name, {
-        value,
-        writable: true,
-        enumerable: true,
-        configurable: true,
-      });
-    } else {
-      headerRecord[name] = value;
-    }
-  }
   // Built field by field rather than with conditional spreads, which cost more than the rest of
   // the mapping together on the Check path.
   const sourceFields: Mutable<AuthzRequest['source']> = {};
@@ -163,7 +148,7 @@ export function checkRequestToAuthz(
     method,
     host,
     path,
-    headers: headerRecord,
+    headers,
   };
   if (claims !== undefined) requestFields.auth = { claims };
   return {
@@ -229,9 +214,13 @@ function destinationPort(socketPort: unknown, ports: readonly number[] | undefin
   return ports[0] ?? p;
 }
 
-function readHeaders(http: unknown): Map<string, string[]> | Refusal {
+/**
+ * The request headers by lower-case name, in the order first seen: one value as a string, a
+ * repeated header's values as an array in order.
+ */
+function readHeaders(http: unknown): Record<string, string | string[]> | Refusal {
   const L = CHECK_REQUEST_LIMITS;
-  const out = new Map<string, string[]>();
+  const out: Record<string, string | string[]> = {};
   let count = 0;
   let bytes = 0;
   const add = (key: string, value: string): Refusal | undefined => {
@@ -242,10 +231,24 @@ function readHeaders(http: unknown): Map<string, string[]> | Refusal {
       return new Refusal(`request headers exceed ${L.maxHeaderBytes} characters`);
     }
     if (key === '') return new Refusal('a request header has an empty name');
-    const name = key.toLowerCase();
-    const list = out.get(name);
-    if (list === undefined) out.set(name, [value]);
-    else list.push(value);
+    const name = lowerCase(key);
+    if (!Object.hasOwn(out, name)) {
+      // An own data property even for a header named `__proto__`.
+      if (name === '__proto__') {
+        Object.defineProperty(out, name, {
+          value,
+          writable: true,
+          enumerable: true,
+          configurable: true,
+        });
+      } else {
+        out[name] = value;
+      }
+      return undefined;
+    }
+    const seen = out[name] as string | string[];
+    if (typeof seen === 'string') out[name] = [seen, value];
+    else seen.push(value);
     return undefined;
   };
   const entries = at(http, 'header_map', 'headers');
@@ -273,8 +276,10 @@ function readHeaders(http: unknown): Map<string, string[]> | Refusal {
   }
   const map = at(http, 'headers');
   if (isObject(map)) {
-    for (const [key, value] of Object.entries(map)) {
-      const refused = add(key, str(value));
+    // Own enumerable keys in Object.entries' order, without its arrays.
+    for (const key in map) {
+      if (!Object.hasOwn(map, key)) continue;
+      const refused = add(key, str(map[key]));
       if (refused !== undefined) return refused;
     }
   }
@@ -282,24 +287,30 @@ function readHeaders(http: unknown): Map<string, string[]> | Refusal {
 }
 
 /** The request id a denied response carries: `x-request-id` (else Envoy's id) when it is safe to echo. */
-function requestIdOf(headers: Map<string, string[]> | Refusal, http: unknown): string {
-  const header = headers instanceof Refusal ? undefined : headers.get('x-request-id')?.[0];
-  for (const candidate of [header, str(at(http, 'id'))]) {
-    if (
-      candidate !== undefined &&
-      candidate.length > 0 &&
-      candidate.length <= CHECK_REQUEST_LIMITS.maxRequestIdLength &&
-      /^[\x21-\x7e]+$/.test(candidate)
-    ) {
-      return candidate;
-    }
-  }
-  return '-';
+function requestIdOf(headers: Record<string, string | string[]> | Refusal, http: unknown): string {
+  const value =
+    headers instanceof Refusal || !Object.hasOwn(headers, 'x-request-id')
+      ? undefined
+      : headers['x-request-id'];
+  const header = typeof value === 'string' ? value : value?.[0];
+  if (header !== undefined && isEchoable(header)) return header;
+  const id = str(get(http, 'id'));
+  return isEchoable(id) ? id : '-';
+}
+
+function isEchoable(requestId: string): boolean {
+  return (
+    requestId.length > 0 &&
+    requestId.length <= CHECK_REQUEST_LIMITS.maxRequestIdLength &&
+    /^[\x21-\x7e]+$/.test(requestId)
+  );
 }
 
 /** Principals already checked (a mesh has few callers); bounded, emptied when full. */
 const spiffeIdShaped = new Map<string, boolean>();
-const MAX_SHAPED = 1024;
+/** Characters of the principals `spiffeIdShaped` holds at most. */
+const MAX_SHAPED_CHARS = 1024 * 1024;
+let shapedChars = 0;
 
 function isSpiffeIdShaped(s: string): boolean {
   const known = spiffeIdShaped.get(s);
@@ -311,9 +322,22 @@ function isSpiffeIdShaped(s: string): boolean {
   } catch {
     shaped = false;
   }
-  if (spiffeIdShaped.size >= MAX_SHAPED) spiffeIdShaped.clear();
+  if (shapedChars + s.length > MAX_SHAPED_CHARS) {
+    spiffeIdShaped.clear();
+    shapedChars = 0;
+  }
   spiffeIdShaped.set(s, shaped);
+  shapedChars += s.length;
   return shaped;
+}
+
+/** `s.toLowerCase()`, without a copy when `s` is ASCII with no upper-case letter. */
+function lowerCase(s: string): string {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c >= 0x41 && c <= 0x5a) || c >= 0x80) return s.toLowerCase();
+  }
+  return s;
 }
 
 function clip(s: string, max: number): string {
