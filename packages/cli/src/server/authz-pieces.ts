@@ -1,6 +1,7 @@
 import type { ProtoObject } from '@parley/api';
 import {
   type AuthzSnapshot,
+  type PolicySet,
   authzSnapshot,
   buildPolicySet,
   compileEnforcement,
@@ -22,11 +23,20 @@ import type { AuthzConfig } from './server-config.js';
 /** The cluster through which sidecars reach the server's authz listener. */
 export const AUTHZ_CLUSTER = 'parley_authz';
 
+// One policy set per parsed config: the compiler's filter pieces and the decisions served for
+// that commit share it (and so the evaluator's index, cached on it) instead of building it twice.
+const policySets = new WeakMap<MeshDocuments, PolicySet>();
+
 /** The authz snapshot of one commit of the mesh config. */
 export function snapshotOf(commit: string, config: MeshDocuments): AuthzSnapshot {
+  let policySet = policySets.get(config);
+  if (policySet === undefined) {
+    policySet = buildPolicySet(config.authorizationPolicies);
+    policySets.set(config, policySet);
+  }
   return authzSnapshot(
     commit,
-    buildPolicySet(config.authorizationPolicies),
+    policySet,
     config.services.map((s) => ({
       service: s.metadata.name,
       spiffeId: s.spiffeId.toString(),
