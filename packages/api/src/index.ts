@@ -8,3 +8,5 @@ export * from './xds/discovery-messages.js';
 export * from './xds/proto-json.js';
 export * from './authz/authorization-policy.js';
 export * from './authz/policy-distribution.js';
+export * from './secrets/secret-path.js';
+export * from './secrets/secret-policy.js';

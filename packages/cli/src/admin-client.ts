@@ -50,7 +50,39 @@ function oneLine(message: string): string {
   return flat.length > MAX_MESSAGE_LENGTH ? `${flat.slice(0, MAX_MESSAGE_LENGTH)}…` : flat;
 }
 
+/** The code of a Vault-shaped error (`{"errors": [...]}`, the secrets API) by its status. */
+function vaultCodeOf(status: number): ErrorCode {
+  switch (status) {
+    case 400:
+      return 'invalid-argument';
+    case 403:
+      return 'permission-denied';
+    case 404:
+      return 'not-found';
+    case 405:
+      return 'unimplemented';
+    case 409:
+      return 'already-exists';
+    case 413:
+      return 'resource-exhausted';
+    case 503:
+      return 'unavailable';
+    default:
+      return 'internal';
+  }
+}
+
 function failureOf(status: number, body: unknown): ParleyError {
+  const errors =
+    typeof body === 'object' && body !== null && 'errors' in body ? body.errors : undefined;
+  // Vault answers a deleted or destroyed version with 404 and its metadata, no errors.
+  if (status === 404 && typeof body === 'object' && body !== null && 'request_id' in body) {
+    return new ParleyError('not-found', 'the version is deleted or destroyed');
+  }
+  if (Array.isArray(errors)) {
+    const text = errors.filter((e): e is string => typeof e === 'string').join('; ');
+    return new ParleyError(vaultCodeOf(status), oneLine(text === '' ? `HTTP ${status}` : text));
+  }
   const error =
     typeof body === 'object' && body !== null && 'error' in body ? body.error : undefined;
   if (typeof error === 'object' && error !== null) {
@@ -115,6 +147,8 @@ export function adminClient(socketPath: string, timeoutMs = ADMIN_REQUEST_TIMEOU
           });
           res.on('error', reject);
           res.on('end', () => {
+            // 204: a write that returns nothing (the secrets API answers as Vault does).
+            if (res.statusCode === 204) return resolve(undefined as T);
             let parsed: unknown;
             try {
               parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));

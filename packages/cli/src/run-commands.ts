@@ -27,7 +27,7 @@ export const serverRun: Command = {
     const config = await loadServerConfig(values.config);
     const log = jsonLog('server', io.stderr, () => systemClock.now());
     return untilAborted(io, 'server', (signal) =>
-      runServer(config, { clock: systemClock, log, signal }, serverExtensions),
+      runServer(config, { clock: systemClock, log, signal, env: io.env }, serverExtensions),
     );
   },
 };

@@ -90,3 +90,7 @@ export {
   MAX_AUDIT_EVENTS_PER_QUERY,
   listAuditEvents,
 } from './audit/list-audit-events.js';
+export { appendAuditEvents } from './audit/append-audit.js';
+export * from './secrets/secret-rows.js';
+export * from './secrets/secret-tokens.js';
+export * from './secrets/secret-policies.js';

@@ -10,6 +10,7 @@ import { healthcheckCommand } from './healthcheck-command.js';
 import { jwtCommand, x509Command } from './mint-commands.js';
 import { meshCommand } from './mesh-command.js';
 import { proxyCommand } from './proxy-command.js';
+import { secretCommand } from './secret-command.js';
 import { tokenCommand } from './token-command.js';
 
 /**
@@ -30,4 +31,5 @@ export const ADMIN_COMMANDS: Readonly<Record<string, AdminCommand>> = {
   mesh: meshCommand,
   audit: auditCommand,
   authz: authzCommand,
+  secret: secretCommand,
 };

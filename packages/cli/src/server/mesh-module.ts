@@ -33,6 +33,7 @@ import type { Log } from '../log.js';
 import type { AuthzModule } from './authz-module.js';
 import { checkWithToken, fetchJwks } from './authz-check.js';
 import type { MeshAdmin } from './mesh-routes.js';
+import type { SecretsModule } from './secrets-module.js';
 import type { MeshConfig } from './server-config.js';
 
 /** The mesh module as the server runs it: its long-lived task and what the admin API reads. */
@@ -102,6 +103,8 @@ export async function startMeshModule(
     readonly log: Log;
     /** Authorization: its filter pieces go on every inbound listener. */
     readonly authz?: AuthzModule;
+    /** Secrets: the served commit's SecretPolicy documents join its effective policy set. */
+    readonly secrets?: Pick<SecretsModule, 'serveMeshPolicies'> | undefined;
   },
 ): Promise<MeshModule> {
   const { ca, clock, log, authz } = deps;
@@ -133,7 +136,10 @@ export async function startMeshModule(
   const unsubscribe = controller.subscribe(() => {
     const commit = controller.current()?.commit;
     const config = commit === undefined ? undefined : parsedByCommit.get(commit);
-    if (commit !== undefined && config !== undefined) authz?.serve(commit, config);
+    if (commit !== undefined && config !== undefined) {
+      authz?.serve(commit, config);
+      deps.secrets?.serveMeshPolicies(config.secretPolicies.map((d) => d.policy));
+    }
   });
   const proxies = new ProxyStatusRegistry(clock);
   const grpc = new Server({ 'grpc.max_receive_message_length': ADS_MAX_RECEIVE_MESSAGE_BYTES });

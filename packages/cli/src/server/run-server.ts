@@ -45,6 +45,7 @@ import type { Log } from '../log.js';
 import { listen, listenUnix } from '../listen.js';
 import { Metrics } from '../metrics.js';
 import type { MeshAdmin } from './mesh-routes.js';
+import type { SecretsModule } from './secrets-module.js';
 import type { ServerConfig } from './server-config.js';
 
 /** The server's own SPIFFE ID in its trust domain (agents check it instead of a host name). */
@@ -73,7 +74,20 @@ export interface ServerExtensions {
     log: Log;
     /** The mesh module, when it runs (its admin routes). */
     mesh: MeshAdmin | undefined;
+    /** The secrets module, when it runs (its API is also served on the admin socket). */
+    secrets: SecretsModule | undefined;
   }) => Parameters<typeof createServer>[1];
+  /** The secrets module (Vault KV v2-compatible store), started when the config has `secrets:`. */
+  readonly secrets?: (deps: {
+    ca: Ca;
+    material: RotatingTlsMaterial;
+    config: ServerConfig;
+    db: Database;
+    metrics: Metrics;
+    clock: Clock;
+    log: Log;
+    env: Readonly<Record<string, string | undefined>>;
+  }) => Promise<SecretsModule | undefined>;
   /** The mesh module (ADS from a Git repository), started when the config has `mesh:`. */
   readonly mesh?: (deps: {
     ca: Ca;
@@ -83,6 +97,7 @@ export interface ServerExtensions {
     metrics: Metrics;
     clock: Clock;
     log: Log;
+    secrets: SecretsModule | undefined;
   }) => Promise<(MeshAdmin & { task: Task; close: () => void }) | undefined>;
 }
 
@@ -98,6 +113,8 @@ export async function runServer(
     readonly log: Log;
     readonly signal: AbortSignal;
     readonly onReady?: () => void;
+    /** The environment (secret sources such as `keyEnv`); only the entry file reads `process`. */
+    readonly env?: Readonly<Record<string, string | undefined>>;
   },
   extensions: ServerExtensions = {},
 ): Promise<void> {
@@ -258,8 +275,10 @@ export async function runServer(
       serverId: serverId.toString(),
     });
 
-    const mesh = await extensions.mesh?.({ ca, material, config, db, metrics, clock, log });
-    const admin = extensions.adminApi?.({ db, ca, config, clock, log, mesh });
+    const env = deps.env ?? {};
+    const secrets = await extensions.secrets?.({ ca, material, config, db, metrics, clock, log, env });
+    const mesh = await extensions.mesh?.({ ca, material, config, db, metrics, clock, log, secrets });
+    const admin = extensions.adminApi?.({ db, ca, config, clock, log, mesh, secrets });
     const adminServer =
       admin === undefined
         ? undefined
@@ -290,6 +309,7 @@ export async function runServer(
         }
       },
       ...(mesh === undefined ? [] : [mesh.task]),
+      ...(secrets === undefined ? [] : [secrets.task]),
     ];
     try {
       await runTasks(signal, tasks);
@@ -297,6 +317,7 @@ export async function runServer(
       unsubscribe();
       grpc.forceShutdown();
       mesh?.close();
+      await secrets?.close();
       adminServer?.close();
       health.close();
     }

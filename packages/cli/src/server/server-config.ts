@@ -38,6 +38,42 @@ export interface ServerConfig {
   readonly mesh: MeshConfig | undefined;
   /** Authorization (runs with the mesh module, whose repository holds the policies). */
   readonly authz: AuthzConfig;
+  /** The secrets module (Vault KV v2-compatible store); off when absent. */
+  readonly secrets: SecretsConfig | undefined;
+}
+
+/** Where a key-encryption key or a password comes from: a file, or an environment variable. */
+export type SecretSource = { readonly file: string } | { readonly env: string };
+
+/** `secrets:` settings (docs/secrets.md). */
+export interface SecretsConfig {
+  /** `host:port` of the HTTPS listener (Vault KV v2 paths; mTLS optional, tokens accepted). */
+  readonly address: string;
+  /** Audiences a JWT-SVID must name to authenticate here (none: `spiffe://<td>/parley/secrets`). */
+  readonly audiences: readonly string[];
+  /** Lifetime of a token from `POST /v1/auth/spiffe/login`. */
+  readonly tokenTtl: Duration;
+  /**
+   * Key-encryption keys (base64 of 32 bytes each), the first wrapping new data keys; empty: a
+   * key generated in `<dataDir>/secrets/kek-default` on first start.
+   */
+  readonly keys: readonly { readonly id: string; readonly source: SecretSource }[];
+  /** How often previous versions whose grace has ended are revoked. */
+  readonly revokeInterval: Duration;
+  /** PostgreSQL servers whose logins Parley rotates (`parley secret rotate --database`). */
+  readonly databases: readonly SecretsDatabase[];
+}
+
+/** A PostgreSQL server and the administrator login Parley rotates role passwords with. */
+export interface SecretsDatabase {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  readonly password: SecretSource | undefined;
+  /** The two login roles Parley alternates between (both members of the role holding the grants). */
+  readonly roles: readonly [string, string];
 }
 
 /** `authz:` settings (docs/authz.md). */
@@ -97,6 +133,7 @@ export function readServerConfig(r: ObjectReader, path: (p: string) => string): 
   const x509pop = attestors?.object('x509pop');
   const mesh = r.object('mesh');
   const authz = r.object('authz');
+  const secrets = r.object('secrets');
   const sampleAllows =
     authz?.has('sampleAllows') === true
       ? authz.raw('sampleAllows')
@@ -160,5 +197,57 @@ export function readServerConfig(r: ObjectReader, path: (p: string) => string): 
         DEFAULT_AUTHZ_CONFIG.extAuthz,
       sampleAllows: typeof sampleAllows === 'number' ? sampleAllows : 0,
     },
+    secrets: secrets === undefined ? undefined : readSecretsConfig(secrets, trustDomain, path),
+  };
+}
+
+function secretSource(r: ObjectReader, key: string, path: (p: string) => string) {
+  const file = r.optionalString(`${key}File`);
+  const env = r.optionalString(`${key}Env`);
+  if (file !== undefined && env !== undefined) r.problem(`${key}File`, `give ${key}File or ${key}Env, not both`);
+  return file !== undefined ? { file: path(file) } : env !== undefined ? { env } : undefined;
+}
+
+const ROLE_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+function twoRoles(r: ObjectReader): readonly [string, string] {
+  const roles = r.array('roles', (v) => (typeof v === 'string' ? v : ''));
+  const [a = '', b = ''] = roles;
+  if (roles.length !== 2 || a === b || !ROLE_NAME.test(a) || !ROLE_NAME.test(b)) {
+    r.problem('roles', 'must name two different roles (lower-case PostgreSQL identifiers)');
+  }
+  return [a, b];
+}
+
+function readSecretsConfig(
+  r: ObjectReader,
+  trustDomain: TrustDomain,
+  path: (p: string) => string,
+): SecretsConfig {
+  const keys = r.objects('keys').map((k, i) => {
+    const source = secretSource(k, 'key', path);
+    if (source === undefined) k.problem('', 'needs keyFile or keyEnv');
+    return { id: k.string('id', `key-${i}`), source: source ?? { env: '' } };
+  });
+  const audiences = r.has('audiences')
+    ? r.array('audiences', (v) => (typeof v === 'string' ? v : ''))
+    : [];
+  if (audiences.some((a) => a === '')) r.problem('audiences', 'must be non-empty strings');
+  const databases = r.objects('databases').map((d) => ({
+    name: d.string('name'),
+    host: d.string('host', '127.0.0.1'),
+    port: d.integer('port', 5432, 1, 65535),
+    database: d.string('database', 'postgres'),
+    user: d.string('user'),
+    password: secretSource(d, 'password', path),
+    roles: twoRoles(d),
+  }));
+  return {
+    address: r.string('address', '127.0.0.1:8200'),
+    audiences: audiences.length > 0 ? audiences : [`${trustDomain.idString()}/parley/secrets`],
+    tokenTtl: r.duration('tokenTtl', parseDuration('15m')),
+    keys,
+    revokeInterval: r.duration('revokeInterval', parseDuration('1s')),
+    databases,
   };
 }

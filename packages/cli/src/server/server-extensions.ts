@@ -5,14 +5,18 @@ import { authzDecisionRoutes } from './authz-decision-routes.js';
 import { startAuthzModule } from './authz-module.js';
 import { startMeshModule, verifyPeerSvid } from './mesh-module.js';
 import { meshRoutes } from './mesh-routes.js';
+import { startSecretsModule } from './secrets-module.js';
+
+/** Admin-socket paths served by the secrets module's API (Vault's shapes, full access). */
+const SECRETS_ADMIN_PATHS = /^\/v1\/(secret\/|secret\?|sys\/parley\/)/;
 
 /**
  * The modules `parley server run` mounts beside identity: the admin API on its socket (with the
  * mesh's routes) and the mesh module.
  */
 export const serverExtensions: ServerExtensions = {
-  adminApi: ({ db, ca, config, clock, log, mesh }) =>
-    createAdminApi({
+  adminApi: ({ db, ca, config, clock, log, mesh, secrets }) => {
+    const admin = createAdminApi({
       db,
       ca,
       trustDomain: config.trustDomain,
@@ -25,8 +29,26 @@ export const serverExtensions: ServerExtensions = {
         ...authzDecisionRoutes({ db, clock }),
         ...auditRoutes({ db }),
       ],
-    }),
-  mesh: async ({ ca, material, config, db, metrics, clock, log }) => {
+    });
+    if (secrets === undefined) return admin;
+    return (req, res) =>
+      SECRETS_ADMIN_PATHS.test(req.url ?? '') ? secrets.handleAdmin(req, res) : admin(req, res);
+  },
+  secrets: async ({ ca, material, config, db, metrics, clock, log, env }) =>
+    config.secrets === undefined
+      ? undefined
+      : startSecretsModule(config.secrets, {
+          trustDomain: config.trustDomain,
+          dataDir: config.dataDir,
+          ca,
+          material,
+          db,
+          clock,
+          log,
+          metrics,
+          env,
+        }),
+  mesh: async ({ ca, material, config, db, metrics, clock, log, secrets }) => {
     if (config.mesh === undefined) return undefined;
     // Authorization enforces the policies of the mesh's repository: it runs with the mesh.
     const authz = await startAuthzModule(config.authz, {
@@ -49,6 +71,7 @@ export const serverExtensions: ServerExtensions = {
       clock,
       log,
       authz,
+      secrets,
     });
   },
 };

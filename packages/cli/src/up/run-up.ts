@@ -32,7 +32,7 @@ import {
 } from './up-state.js';
 
 /** The default ports of `parley up`; any that is taken is replaced by a free one (and said). */
-export const UP_DEFAULT_PORTS = { agentApi: 8081, health: 8082, xds: 15012, authz: 15013 } as const;
+export const UP_DEFAULT_PORTS = { agentApi: 8081, health: 8082, xds: 15012, authz: 15013, secrets: 8200 } as const;
 
 /** The demo `parley up` runs: none, or a folder laid out like examples/sock-shop. */
 export type UpDemo =
@@ -177,6 +177,7 @@ export async function runUp(options: UpOptions, deps: UpDeps): Promise<number> {
   const healthPort = await named('server health and metrics', UP_DEFAULT_PORTS.health);
   const xdsPort = await named('xDS', UP_DEFAULT_PORTS.xds);
   const authzPort = await named('authz', UP_DEFAULT_PORTS.authz);
+  const secretsPort = await named('secrets', UP_DEFAULT_PORTS.secrets);
   let edgePort: number | undefined;
 
   const services: ServiceStatus[] = [];
@@ -192,6 +193,8 @@ export async function runUp(options: UpOptions, deps: UpDeps): Promise<number> {
       xdsAddress: `127.0.0.1:${xdsPort}`,
       authzAddress: `127.0.0.1:${authzPort}`,
       metricsUrl,
+      // The server's SVID names localhost (not 127.0.0.1): clients verify the host name.
+      secretsUrl: `https://localhost:${secretsPort}`,
       components,
       services,
     };
@@ -265,7 +268,14 @@ export async function runUp(options: UpOptions, deps: UpDeps): Promise<number> {
     // The server: SQLite in server/, the mesh module watching ./mesh.
     await writeFile(
       layout.serverConfig,
-      serverConfigYaml({ trustDomain, agentApiPort, healthPort, xdsPort, authzPort }),
+      serverConfigYaml({
+        trustDomain,
+        agentApiPort,
+        healthPort,
+        xdsPort,
+        authzPort,
+        secretsPort,
+      }),
       {
         mode: 0o600,
       },

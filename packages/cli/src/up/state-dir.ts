@@ -202,6 +202,7 @@ export function serverConfigYaml(options: {
   readonly healthPort: number;
   readonly xdsPort: number;
   readonly authzPort: number;
+  readonly secretsPort: number;
 }): string {
   return `# Written by parley up at each start; edit the mesh in ./mesh (git commit), not here.
 trustDomain: ${options.trustDomain}
@@ -217,6 +218,8 @@ mesh:
 authz:
   address: 127.0.0.1:${options.authzPort}
   extAuthz: agent
+secrets:
+  address: 127.0.0.1:${options.secretsPort}
 `;
 }
 

@@ -17,6 +17,7 @@ export function renderStatus(s: StatusDocument): string {
     ['xds', s.xdsAddress],
     ['authz', s.authzAddress],
     ['metrics', s.metricsUrl],
+    ['secrets', s.secretsUrl],
   ];
   if (url !== undefined) fields.push(['front-end', url]);
   const components = renderTable(

@@ -44,6 +44,8 @@ export interface StatusDocument {
   /** The server's authz listener (ext_authz Check, policy stream, decision log; mTLS). */
   readonly authzAddress: string;
   readonly metricsUrl: string;
+  /** The secrets API (Vault KV v2 paths under `/v1`, mount `secret`; HTTPS with the server's SVID). */
+  readonly secretsUrl: string;
   readonly components: readonly ComponentStatus[];
   readonly services: readonly ServiceStatus[];
 }

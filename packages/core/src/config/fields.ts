@@ -36,6 +36,7 @@ export class ObjectReader {
   readonly #value: Readonly<Record<string, unknown>>;
   readonly #seen = new Set<string>();
   readonly #children = new Map<string, ObjectReader>();
+  readonly #items: ObjectReader[] = [];
 
   constructor(
     value: unknown,
@@ -180,12 +181,21 @@ export class ObjectReader {
     return raw.map((v, i) => item(v, `${join(this.path, key)}[${i}]`));
   }
 
+  /** A list of objects, each read through its own reader (their unknown keys are reported too). */
+  objects(key: string): ObjectReader[] {
+    return this.array(key, (value, path) => {
+      const item = new ObjectReader(value, path, this.problems);
+      this.#items.push(item);
+      return item;
+    });
+  }
+
   /** Reports every key of this object (and its nested readers) that was never read. */
   reportUnknown(): void {
     for (const key of Object.keys(this.#value)) {
       if (!this.#seen.has(key)) this.problem(key, 'unknown field');
     }
-    for (const child of this.#children.values()) child.reportUnknown();
+    for (const child of [...this.#children.values(), ...this.#items]) child.reportUnknown();
   }
 }
 

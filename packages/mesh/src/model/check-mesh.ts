@@ -4,13 +4,19 @@ import type {
   MeshConfig,
   Route,
   RouteMatch,
+  SecretPolicyDocument,
   Service,
   TrafficPolicy,
 } from './mesh-config.js';
 import { formatSocketAddress } from './read-common.js';
 
 /** A document read from one file, before the checks that span documents. */
-export type MeshDocument = Service | Route | TrafficPolicy | AuthorizationPolicy;
+export type MeshDocument =
+  | Service
+  | Route
+  | TrafficPolicy
+  | AuthorizationPolicy
+  | SecretPolicyDocument;
 
 /** Reports a problem at a field path of a document. */
 export type ReportProblem = (doc: MeshDocument, path: string, message: string) => void;
@@ -61,6 +67,7 @@ export function checkMesh(
   const routes = byName(of('Route'), report);
   const policies = byName(of('TrafficPolicy'), report);
   const authz = byName(of('AuthorizationPolicy'), report);
+  const secretPolicies = byName(of('SecretPolicy'), report);
 
   const ids = new Map<string, Service>();
   const inbound = new Map<string, string>();
@@ -214,5 +221,6 @@ export function checkMesh(
     routes: sorted(new Map(settledRoutes.map((r) => [r.metadata.name, r]))),
     trafficPolicies: sorted(policies),
     authorizationPolicies: sorted(authz),
+    secretPolicies: sorted(secretPolicies),
   };
 }

@@ -1,4 +1,10 @@
-import type { AuthzJwtIssuer, AuthzRole, AuthzRule, AuthzSelector } from '@parley/api';
+import type {
+  AuthzJwtIssuer,
+  AuthzRole,
+  AuthzRule,
+  AuthzSelector,
+  SecretPolicy,
+} from '@parley/api';
 import type { Duration, SpiffeId } from '@parley/core';
 
 /** Plain data from YAML (no dates, no binary), for sections carried but not yet interpreted. */
@@ -9,7 +15,13 @@ export type PlainData =
 export const MESH_API_VERSION = 'parley.dev/v1';
 
 /** The document kinds of the mesh config (DESIGN §5). */
-export const MESH_KINDS = ['Service', 'Route', 'TrafficPolicy', 'AuthorizationPolicy'] as const;
+export const MESH_KINDS = [
+  'Service',
+  'Route',
+  'TrafficPolicy',
+  'AuthorizationPolicy',
+  'SecretPolicy',
+] as const;
 
 /** One kind of mesh config document. */
 export type MeshKind = (typeof MESH_KINDS)[number];
@@ -237,10 +249,19 @@ export interface AuthorizationPolicy {
   readonly jwtIssuers: readonly AuthzJwtIssuer[];
 }
 
+/** A `SecretPolicy` (docs/secrets.md): who may read, write, list or delete which secrets. */
+export interface SecretPolicyDocument {
+  readonly kind: 'SecretPolicy';
+  readonly source: SourceRef;
+  readonly metadata: Metadata;
+  readonly policy: SecretPolicy;
+}
+
 /** A validated mesh config: every document, by kind, sorted by name. */
 export interface MeshConfig {
   readonly services: readonly Service[];
   readonly routes: readonly Route[];
   readonly trafficPolicies: readonly TrafficPolicy[];
   readonly authorizationPolicies: readonly AuthorizationPolicy[];
+  readonly secretPolicies: readonly SecretPolicyDocument[];
 }

@@ -1,4 +1,5 @@
 import { type ConfigProblem, ObjectReader } from '@parley/core';
+import { readSecretPolicySpec } from '@parley/api';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { type MeshDocument, checkMesh } from './check-mesh.js';
 import { MESH_API_VERSION, MESH_KINDS, type MeshConfig, type MeshKind } from './mesh-config.js';
@@ -219,5 +220,12 @@ function read(
       return readTrafficPolicy(spec, metadata, source, problems);
     case 'AuthorizationPolicy':
       return readAuthorizationPolicy(spec, metadata, source);
+    case 'SecretPolicy':
+      return {
+        kind: 'SecretPolicy',
+        source,
+        metadata,
+        policy: readSecretPolicySpec(spec, metadata.name, 'mesh'),
+      };
   }
 }

@@ -147,6 +147,67 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX audit_events_module_action_subject ON audit_events (module, action, subject)',
     ],
   },
+  {
+    id: 5,
+    name: 'secrets',
+    // The secrets module (docs/secrets.md): one row per secret with its data key wrapped by a
+    // key-encryption key, one row per version with its sealed value (NULL once destroyed); who
+    // read which version (rotation); the hashes of login tokens; admin-API SecretPolicies.
+    up: (d) => [
+      `CREATE TABLE secrets (
+        mount ${d.text} NOT NULL,
+        path ${d.text} NOT NULL,
+        current_version ${d.bigint} NOT NULL,
+        oldest_version ${d.bigint} NOT NULL,
+        max_versions ${d.bigint} NOT NULL,
+        cas_required ${d.bigint} NOT NULL CHECK (cas_required IN (0, 1)),
+        delete_version_after_ms ${d.bigint} NOT NULL,
+        custom_metadata ${d.text} NOT NULL,
+        kek_id ${d.text} NOT NULL,
+        wrapped_data_key ${d.blob} NOT NULL,
+        previous_version ${d.bigint},
+        previous_valid_until ${d.bigint},
+        pending_since ${d.bigint},
+        created_at ${d.bigint} NOT NULL,
+        updated_at ${d.bigint} NOT NULL,
+        PRIMARY KEY (mount, path)
+      )${d.tableOptions}`,
+      'CREATE INDEX secrets_previous_valid_until ON secrets (previous_valid_until)',
+      `CREATE TABLE secret_versions (
+        mount ${d.text} NOT NULL,
+        path ${d.text} NOT NULL,
+        version ${d.bigint} NOT NULL,
+        created_at ${d.bigint} NOT NULL,
+        deletion_time ${d.bigint},
+        destroyed ${d.bigint} NOT NULL CHECK (destroyed IN (0, 1)),
+        sealed_value ${d.blob},
+        PRIMARY KEY (mount, path, version),
+        CHECK ((destroyed = 1 AND sealed_value IS NULL) OR (destroyed = 0 AND sealed_value IS NOT NULL))
+      )${d.tableOptions}`,
+      `CREATE TABLE secret_consumers (
+        mount ${d.text} NOT NULL,
+        path ${d.text} NOT NULL,
+        version ${d.bigint} NOT NULL,
+        spiffe_id ${d.text} NOT NULL,
+        first_read_at ${d.bigint} NOT NULL,
+        last_read_at ${d.bigint} NOT NULL,
+        PRIMARY KEY (mount, path, version, spiffe_id)
+      )${d.tableOptions}`,
+      `CREATE TABLE secret_tokens (
+        token_hash ${d.text} PRIMARY KEY,
+        spiffe_id ${d.text} NOT NULL,
+        created_at ${d.bigint} NOT NULL,
+        expires_at ${d.bigint} NOT NULL
+      )${d.tableOptions}`,
+      'CREATE INDEX secret_tokens_expires_at ON secret_tokens (expires_at)',
+      `CREATE TABLE secret_policies (
+        name ${d.text} PRIMARY KEY,
+        document ${d.text} NOT NULL,
+        created_at ${d.bigint} NOT NULL,
+        updated_at ${d.bigint} NOT NULL
+      )${d.tableOptions}`,
+    ],
+  },
 ];
 
 /** The schema version of this build: the id of its last migration. */

@@ -1,0 +1,2 @@
+export * from './secret-types.js';
+export { createSecretEngine } from './secret-engine.js';

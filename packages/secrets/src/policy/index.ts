@@ -1,0 +1,6 @@
+export {
+  type SecretAccessDecision,
+  type SecretPolicySet,
+  compileSecretPolicies,
+  decideSecretAccess,
+} from './decide-secret-access.js';
