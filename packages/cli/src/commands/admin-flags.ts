@@ -10,9 +10,10 @@ import { type FlagSpec, parseFlags } from '../flags.js';
 export function parseAdminFlags<T extends FlagSpec>(
   args: readonly string[],
   options: T,
+  positionals = 0,
 ): ReturnType<typeof parseFlags<T>> {
   try {
-    return parseFlags(args, options);
+    return parseFlags(args, options, positionals);
   } catch (err) {
     if (err instanceof UsageError) throw new UsageError(err.message.replace(/\s*\n\s*/g, ' '));
     throw err;

@@ -172,7 +172,7 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
         ...ADMIN_FLAGS,
         file: { type: 'string' },
         cas: { type: 'string' },
-      });
+      }, Infinity);
       const path = pathArg(positionals, 'put');
       let data: unknown = pairs(positionals.slice(1));
       if (values.file !== undefined) {
@@ -209,7 +209,7 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
         ...ADMIN_FLAGS,
         version: { type: 'string' },
         field: { type: 'string' },
-      });
+      }, 1);
       const path = pathArg(positionals, 'get');
       const format = outputFormat(values.output, ['table', 'json', 'yaml'] as const, 'table');
       const version =
@@ -245,8 +245,7 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
       return 0;
     },
     list: async (args, io) => {
-      const { values, positionals } = parseAdminFlags(args, ADMIN_FLAGS);
-      if (positionals.length > 1) throw new UsageError('secret list takes one FOLDER');
+      const { values, positionals } = parseAdminFlags(args, ADMIN_FLAGS, 1);
       const folder = positionals[0] ?? '';
       const format = outputFormat(values.output, ['table', 'json', 'yaml'] as const, 'table');
       const keys = await connect(values, io)
@@ -262,7 +261,7 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
       return 0;
     },
     versions: async (args, io) => {
-      const { values, positionals } = parseAdminFlags(args, ADMIN_FLAGS);
+      const { values, positionals } = parseAdminFlags(args, ADMIN_FLAGS, 1);
       const path = pathArg(positionals, 'versions');
       const format = outputFormat(values.output, ['table', 'json', 'yaml'] as const, 'table');
       const client = connect(values, io);
@@ -302,7 +301,7 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
         grace: { type: 'string' },
         wait: { type: 'boolean' },
         timeout: { type: 'string' },
-      });
+      }, Infinity);
       const path = pathArg(positionals, 'rotate');
       const format = outputFormat(values.output, ['table', 'json', 'yaml'] as const, 'table');
       const data = pairs(positionals.slice(1));
@@ -335,7 +334,7 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
         ...ADMIN_FLAGS,
         versions: { type: 'string' },
         all: { type: 'boolean' },
-      });
+      }, 1);
       const path = pathArg(positionals, 'destroy');
       const client = connect(values, io);
       if ((values.all === true) === (values.versions !== undefined)) {
@@ -347,7 +346,7 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
       return 0;
     },
     delete: async (args, io) => {
-      const { values, positionals } = parseAdminFlags(args, { ...ADMIN_FLAGS, versions: { type: 'string' } });
+      const { values, positionals } = parseAdminFlags(args, { ...ADMIN_FLAGS, versions: { type: 'string' } }, 1);
       const path = pathArg(positionals, 'delete');
       const client = connect(values, io);
       if (values.versions === undefined) await client.delete(`${KV}/data/${path}`);
@@ -356,7 +355,7 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
       return 0;
     },
     undelete: async (args, io) => {
-      const { values, positionals } = parseAdminFlags(args, { ...ADMIN_FLAGS, versions: { type: 'string' } });
+      const { values, positionals } = parseAdminFlags(args, { ...ADMIN_FLAGS, versions: { type: 'string' } }, 1);
       const path = pathArg(positionals, 'undelete');
       if (values.versions === undefined) throw new UsageError('secret undelete needs --versions');
       await connect(values, io).post(`${KV}/undelete/${path}`, { versions: versionsFlag(values.versions) });
@@ -365,7 +364,7 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
     },
     policy: async (args, io) => {
       const [verb, ...rest] = args;
-      const { values, positionals } = parseAdminFlags(rest, { ...ADMIN_FLAGS, file: { type: 'string' } });
+      const { values, positionals } = parseAdminFlags(rest, { ...ADMIN_FLAGS, file: { type: 'string' } }, 1);
       const format = outputFormat(values.output, ['table', 'json', 'yaml'] as const, 'table');
       const client = connect(values, io);
       const name = positionals[0];

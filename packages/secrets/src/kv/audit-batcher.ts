@@ -1,3 +1,4 @@
+import { ParleyError } from '@parley/core';
 import { type Database, type NewAuditEvent, appendAuditEvents, recordSecretReads } from '@parley/store';
 
 /** A read to remember for rotation: which workload read which version. */
@@ -63,7 +64,10 @@ export class AuditBatcher {
           });
           for (const p of batch) p.resolve();
         } catch (err) {
-          for (const p of batch) p.reject(err);
+          const failure = new ParleyError('internal', 'the audit record could not be written', {
+            cause: err,
+          });
+          for (const p of batch) p.reject(failure);
         }
       }
     } finally {

@@ -48,6 +48,11 @@ const DATA_KEY_CACHE = 10_000;
 
 type Detail = Record<string, AuditDetailValue>;
 
+/** No audit record, no answer (Vault's rule): the request fails as an internal error. */
+function auditFailed(cause: unknown): never {
+  throw new ParleyError('internal', 'the audit record could not be written', { cause });
+}
+
 function subjectOf(caller: SecretCaller): string {
   return caller.kind === 'admin' ? caller.name : caller.spiffeId;
 }
@@ -182,7 +187,7 @@ export function createSecretEngine(deps: {
       await tx.lock(`parley.secrets/${mount}/${path}`);
       const now = clock.now();
       const { result, audit } = await fn(tx, await getSecret(tx, mount, path), now);
-      if (audit !== undefined) await appendAudit(tx, audit);
+      if (audit !== undefined) await appendAudit(tx, audit).catch(auditFailed);
       return result;
     });
   }
