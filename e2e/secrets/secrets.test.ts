@@ -15,6 +15,7 @@ import {
   httpOk,
   makeTempDir,
   repoRoot,
+  startEnvoy,
   waitFor,
 } from '@parley/testing';
 import { parley, startParley } from '../identity/harness.js';
@@ -238,6 +239,110 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
     const wrong = await admin('jwt', 'mint', '--spiffe-id', APP, '--audience', 'someone-else');
     const refused = await https('POST', '/v1/auth/spiffe/login', { body: { jwt: wrong.stdout.trim() } });
     assert.equal(refused.status, 403);
+  });
+
+  it('serves a workload through its Envoy sidecar, which presents the workload SVID (diagram 7)', async () => {
+    const listenPort = await freePort();
+    const svidDir = join(dir.path, 'app');
+    const envoy = await startEnvoy({
+      dir: dir.path,
+      name: 'app-sidecar',
+      bootstrap: {
+        admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
+        static_resources: {
+          listeners: [
+            {
+              name: 'outbound-secrets',
+              address: { socket_address: { address: '127.0.0.1', port_value: listenPort } },
+              filter_chains: [
+                {
+                  filters: [
+                    {
+                      name: 'envoy.filters.network.http_connection_manager',
+                      typed_config: {
+                        '@type':
+                          'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+                        stat_prefix: 'secrets',
+                        route_config: {
+                          virtual_hosts: [
+                            {
+                              name: 'secrets',
+                              domains: ['*'],
+                              routes: [{ match: { prefix: '/' }, route: { cluster: 'parley_secrets' } }],
+                            },
+                          ],
+                        },
+                        http_filters: [
+                          {
+                            name: 'envoy.filters.http.router',
+                            typed_config: {
+                              '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+                            },
+                          },
+                        ],
+                      },
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+          clusters: [
+            {
+              name: 'parley_secrets',
+              type: 'STATIC',
+              connect_timeout: '2s',
+              load_assignment: {
+                cluster_name: 'parley_secrets',
+                endpoints: [
+                  {
+                    lb_endpoints: [
+                      {
+                        endpoint: {
+                          address: { socket_address: { address: '127.0.0.1', port_value: secretsPort } },
+                        },
+                      },
+                    ],
+                  },
+                ],
+              },
+              transport_socket: {
+                name: 'envoy.transport_sockets.tls',
+                typed_config: {
+                  '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+                  sni: 'localhost',
+                  common_tls_context: {
+                    tls_certificates: [
+                      {
+                        certificate_chain: { filename: join(svidDir, 'svid.pem') },
+                        private_key: { filename: join(svidDir, 'key.pem') },
+                      },
+                    ],
+                    validation_context: {
+                      trusted_ca: { filename: bundleFile },
+                      match_typed_subject_alt_names: [
+                        { san_type: 'URI', matcher: { exact: 'spiffe://example.org/parley/server' } },
+                      ],
+                    },
+                  },
+                },
+              },
+            },
+          ],
+        },
+      },
+    });
+    try {
+      // The app speaks plain HTTP to its sidecar, with no token: the SVID is its credential.
+      const res = await fetch(`http://127.0.0.1:${listenPort}/v1/secret/data/app/mtls`);
+      assert.equal(res.status, 200);
+      const body = (await res.json()) as { data: { data: { a: string } } };
+      assert.equal(body.data.data.a, 'b');
+      const denied = await fetch(`http://127.0.0.1:${listenPort}/v1/secret/data/other/x`);
+      assert.equal(denied.status, 403);
+    } finally {
+      await envoy.stop();
+    }
   });
 
   it('rejects path tricks instead of normalizing them', async () => {
