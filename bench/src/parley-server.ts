@@ -43,6 +43,8 @@ export interface ParleyServerOptions {
   readonly keyManager?: 'memory' | 'disk';
   /** Extra node flags (BENCH_SERVER_NODE_ARGS adds more, e.g. `--cpu-prof --cpu-prof-dir=D`). */
   readonly nodeArgs?: readonly string[];
+  /** More lines of the server config (e.g. a `secrets:` section). */
+  readonly configLines?: readonly string[];
 }
 
 const BATCH = 500; // the admin API's MAX_BATCH_ENTRIES
@@ -115,6 +117,7 @@ export async function startParleyServer(
       'svid:',
       '  defaultX509Ttl: 1h',
       '  agentTtl: 1h',
+      ...(options.configLines ?? []),
     ].join('\n'),
   );
   const nodeArgs = [

@@ -170,7 +170,9 @@ describe('secrets: PostgreSQL credential rotation with a live client', () => {
   it('rotates three times under load: zero failed queries; old logins revoked', async () => {
     const first = await admin('secret', 'rotate', 'db/orders', '--database', 'shop', '-o', 'json');
     assert.equal(first.code, 0, first.stderr);
-    const jwt = (await admin('jwt', 'mint', '--spiffe-id', APP, '--audience', AUDIENCE)).stdout.trim();
+    const jwt = (
+      await admin('jwt', 'mint', '--spiffe-id', APP, '--audience', AUDIENCE)
+    ).stdout.trim();
     const login = await https('POST', '/v1/auth/spiffe/login', undefined, { jwt });
     const token = (JSON.parse(login.body) as { auth: { client_token: string } }).auth.client_token;
     const read = async () => {
@@ -202,7 +204,18 @@ describe('secrets: PostgreSQL credential rotation with a live client', () => {
     const seen: Login[] = [initial];
     for (let i = 0; i < 3; i++) {
       await new Promise((res) => setTimeout(res, 300));
-      const r = await admin('secret', 'rotate', 'db/orders', '--database', 'shop', '--grace', '20s', '--wait', '-o', 'json');
+      const r = await admin(
+        'secret',
+        'rotate',
+        'db/orders',
+        '--database',
+        'shop',
+        '--grace',
+        '20s',
+        '--wait',
+        '-o',
+        'json',
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.equal((JSON.parse(r.stdout) as { previous_version: unknown }).previous_version, null);
       seen.push(await read());

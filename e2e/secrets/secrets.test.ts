@@ -102,9 +102,14 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
   /** Sends one raw HTTP/1.1 request over TLS (no client library to normalize the path). */
   const raw = (line: string, token: string) =>
     new Promise<number>((resolve, reject) => {
-      const socket = connect({ host: '127.0.0.1', port: secretsPort, ca: bundle, servername: 'localhost' }, () => {
-        socket.write(`${line}\r\nHost: localhost\r\nX-Vault-Token: ${token}\r\nConnection: close\r\n\r\n`);
-      });
+      const socket = connect(
+        { host: '127.0.0.1', port: secretsPort, ca: bundle, servername: 'localhost' },
+        () => {
+          socket.write(
+            `${line}\r\nHost: localhost\r\nX-Vault-Token: ${token}\r\nConnection: close\r\n\r\n`,
+          );
+        },
+      );
       let text = '';
       socket.on('data', (c: Buffer) => (text += c.toString()));
       socket.on('end', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0)));
@@ -216,7 +221,9 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
     await vault.write('secret/data/app/nv', { data: { user: 'u2' } });
     const read = (await vault.read('secret/data/app/nv')) as { data: { data: { user: string } } };
     assert.equal(read.data.data.user, 'u2');
-    const old = (await vault.read('secret/data/app/nv?version=1')) as { data: { data: { user: string } } };
+    const old = (await vault.read('secret/data/app/nv?version=1')) as {
+      data: { data: { user: string } };
+    };
     assert.equal(old.data.data.user, 'u1');
     const list = (await vault.list('secret/metadata/app')) as { data: { keys: string[] } };
     assert.ok(list.data.keys.includes('nv'), JSON.stringify(list));
@@ -226,7 +233,10 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
   it('authenticates a workload by its X509-SVID; another identity gets 403', async () => {
     const app = svids.get(APP) as Svid;
     const other = svids.get(OTHER) as Svid;
-    const w = await https('POST', '/v1/secret/data/app/mtls', { svid: app, body: { data: { a: 'b' } } });
+    const w = await https('POST', '/v1/secret/data/app/mtls', {
+      svid: app,
+      body: { data: { a: 'b' } },
+    });
     assert.equal(w.status, 200, w.body);
     const r = await https('GET', '/v1/secret/data/app/mtls', { svid: app });
     assert.equal((JSON.parse(r.body) as { data: { data: { a: string } } }).data.data.a, 'b');
@@ -237,7 +247,9 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
     assert.equal(l.status, 200, l.body);
     // A JWT-SVID for another audience is refused.
     const wrong = await admin('jwt', 'mint', '--spiffe-id', APP, '--audience', 'someone-else');
-    const refused = await https('POST', '/v1/auth/spiffe/login', { body: { jwt: wrong.stdout.trim() } });
+    const refused = await https('POST', '/v1/auth/spiffe/login', {
+      body: { jwt: wrong.stdout.trim() },
+    });
     assert.equal(refused.status, 403);
   });
 
@@ -268,7 +280,9 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
                             {
                               name: 'secrets',
                               domains: ['*'],
-                              routes: [{ match: { prefix: '/' }, route: { cluster: 'parley_secrets' } }],
+                              routes: [
+                                { match: { prefix: '/' }, route: { cluster: 'parley_secrets' } },
+                              ],
                             },
                           ],
                         },
@@ -276,7 +290,8 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
                           {
                             name: 'envoy.filters.http.router',
                             typed_config: {
-                              '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+                              '@type':
+                                'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
                             },
                           },
                         ],
@@ -299,7 +314,9 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
                     lb_endpoints: [
                       {
                         endpoint: {
-                          address: { socket_address: { address: '127.0.0.1', port_value: secretsPort } },
+                          address: {
+                            socket_address: { address: '127.0.0.1', port_value: secretsPort },
+                          },
                         },
                       },
                     ],
@@ -309,7 +326,8 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
               transport_socket: {
                 name: 'envoy.transport_sockets.tls',
                 typed_config: {
-                  '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+                  '@type':
+                    'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
                   sni: 'localhost',
                   common_tls_context: {
                     tls_certificates: [
@@ -321,7 +339,10 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
                     validation_context: {
                       trusted_ca: { filename: bundleFile },
                       match_typed_subject_alt_names: [
-                        { san_type: 'URI', matcher: { exact: 'spiffe://example.org/parley/server' } },
+                        {
+                          san_type: 'URI',
+                          matcher: { exact: 'spiffe://example.org/parley/server' },
+                        },
                       ],
                     },
                   },
@@ -374,13 +395,26 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
         const r = await https('GET', '/v1/secret/data/app/rot', { token });
         if (r.status === 200) {
           reads += 1;
-          seen.add((JSON.parse(r.body) as { data: { data: { password: string } } }).data.data.password);
+          seen.add(
+            (JSON.parse(r.body) as { data: { data: { password: string } } }).data.data.password,
+          );
         } else failures += 1;
         await new Promise((res) => setTimeout(res, 20));
       }
     })();
     await new Promise((res) => setTimeout(res, 300));
-    const rotated = await admin('secret', 'rotate', 'app/rot', '--generate', 'password', '--grace', '30s', '--wait', '-o', 'json');
+    const rotated = await admin(
+      'secret',
+      'rotate',
+      'app/rot',
+      '--generate',
+      'password',
+      '--grace',
+      '30s',
+      '--wait',
+      '-o',
+      'json',
+    );
     assert.equal(rotated.code, 0, rotated.stderr);
     const status = JSON.parse(rotated.stdout) as {
       current_version: number;
@@ -399,7 +433,11 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
     assert.ok(reads > 5 && seen.size === 2, `${reads} reads of ${[...seen].length} values`);
     const old = await https('GET', '/v1/secret/data/app/rot?version=1', { token });
     assert.equal(old.status, 404);
-    assert.equal((JSON.parse(old.body) as { data: { metadata: { destroyed: boolean } } }).data.metadata.destroyed, true);
+    assert.equal(
+      (JSON.parse(old.body) as { data: { metadata: { destroyed: boolean } } }).data.metadata
+        .destroyed,
+      true,
+    );
   });
 
   it('the CLI reads, lists and shows versions', async () => {
@@ -420,10 +458,15 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
     const token = await login(await jwtFor(APP));
     const db = new Database(join(dir.path, 'server', 'server.db'));
     db.pragma('busy_timeout = 5000');
-    db.exec("CREATE TRIGGER audit_full BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit disk full'); END");
+    db.exec(
+      "CREATE TRIGGER audit_full BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit disk full'); END",
+    );
     try {
       assert.equal((await https('GET', '/v1/secret/data/app/rot', { token })).status, 500);
-      const w = await https('POST', '/v1/secret/data/app/rot', { token, body: { data: { x: 'y' } } });
+      const w = await https('POST', '/v1/secret/data/app/rot', {
+        token,
+        body: { data: { x: 'y' } },
+      });
       assert.equal(w.status, 500);
       assert.ok(!w.body.includes('audit disk full'), 'the cause stays in the server log');
     } finally {
@@ -432,7 +475,10 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
     }
     const r = await https('GET', '/v1/secret/data/app/rot', { token });
     assert.equal(r.status, 200);
-    assert.equal((JSON.parse(r.body) as { data: { metadata: { version: number } } }).data.metadata.version, 2);
+    assert.equal(
+      (JSON.parse(r.body) as { data: { metadata: { version: number } } }).data.metadata.version,
+      2,
+    );
   });
 
   it('keeps every acknowledged write through kill -9, and the audit chain detects tampering', async () => {
@@ -441,9 +487,10 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
     let stop = false;
     const writer = (async () => {
       for (let i = 0; !stop; i++) {
-        const r = await https('POST', `/v1/secret/data/app/crash/${i}`, { token, body: { data: { i: String(i) } } }).catch(
-          () => undefined,
-        );
+        const r = await https('POST', `/v1/secret/data/app/crash/${i}`, {
+          token,
+          body: { data: { i: String(i) } },
+        }).catch(() => undefined);
         if (r?.status === 200) acknowledged.push(i);
         else if (r === undefined) return;
       }
@@ -479,7 +526,13 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
     logs.push(server.log());
     const all = logs.join('\n');
     assert.ok(all.length > 0);
-    for (const needle of ['hvac-one', 'hvac-two', 'first-rotated-value', 'pvs.', 'BEGIN PRIVATE KEY']) {
+    for (const needle of [
+      'hvac-one',
+      'hvac-two',
+      'first-rotated-value',
+      'pvs.',
+      'BEGIN PRIVATE KEY',
+    ]) {
       assert.ok(!all.includes(needle), `the server log contains ${needle}`);
     }
     assert.doesNotMatch(all, /eyJ[A-Za-z0-9_-]{10,}\./, 'a JWT in the log');

@@ -37,6 +37,19 @@ export interface Transaction extends Queryable {
   readonly inTransaction: true;
 }
 
+/** How a transaction is made durable. */
+export interface TransactionOptions {
+  /**
+   * `full` (the default): committed means on disk (SQLite fsyncs its log, PostgreSQL waits for
+   * its WAL flush). `relaxed`: committed means handed to the operating system — it survives a
+   * crash of the process (kill -9), not a power loss (SQLite `synchronous=NORMAL`, PostgreSQL
+   * `synchronous_commit=off`); for records that change nothing else, written in batches, such as
+   * the audit events of reads (as Vault's file audit device writes without an fsync per entry).
+   * A later `full` commit makes every earlier one durable too.
+   */
+  readonly durability?: 'full' | 'relaxed';
+}
+
 /** An open store: one connection (SQLite) or a pool (PostgreSQL), migrated to the current schema. */
 export interface Database extends Queryable {
   /**
@@ -44,7 +57,7 @@ export interface Database extends Queryable {
    * is rethrown). On PostgreSQL a serialization failure or deadlock re-runs `fn` a few times, so
    * `fn` must have no effects outside the database. Inside `fn`, use `tx`, never the database.
    */
-  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Waits for running statements and closes the connections; later calls fail. */
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;

@@ -1,5 +1,13 @@
 /** The datastore: one schema, versioned migrations, one query layer over SQLite and PostgreSQL. */
-export type { Database, Engine, Queryable, SqlRow, SqlValue, Transaction } from './database.js';
+export type {
+  Database,
+  Engine,
+  Queryable,
+  SqlRow,
+  SqlValue,
+  Transaction,
+  TransactionOptions,
+} from './database.js';
 export { type StoreConfig, parseStoreConfig } from './store-config.js';
 export { openStore } from './open-store.js';
 export { redactUrl } from './redact-url.js';

@@ -31,12 +31,17 @@ function segmentProblem(segment: string): string | undefined {
   return undefined;
 }
 
-function checkSegments(text: string, what: string, allow?: (s: string, last: boolean) => boolean): string[] {
+function checkSegments(
+  text: string,
+  what: string,
+  allow?: (s: string, last: boolean) => boolean,
+): string[] {
   if (Buffer.byteLength(text, 'utf8') > MAX_PATH_BYTES) {
     throw invalidArgument(`${what} is longer than ${MAX_PATH_BYTES} bytes`);
   }
   const segments = text.split('/');
-  if (segments.length > MAX_DEPTH) throw invalidArgument(`${what} is deeper than ${MAX_DEPTH} segments`);
+  if (segments.length > MAX_DEPTH)
+    throw invalidArgument(`${what} is deeper than ${MAX_DEPTH} segments`);
   for (const [i, s] of segments.entries()) {
     if (allow?.(s, i === segments.length - 1) === true) continue;
     const problem = segmentProblem(s);
@@ -55,10 +60,7 @@ export function parseSecretPath(text: string): SecretPath {
 /** Parses a folder to list: `''` (the root) or a path, with an optional trailing `/`. */
 export function parseSecretFolder(text: string): SecretFolder {
   const folder = text.endsWith('/') ? text.slice(0, -1) : text;
-  if (folder === '') {
-    if (text !== '' && text !== '/') throw invalidArgument('invalid folder');
-    return '' as SecretFolder;
-  }
+  if (folder === '') return '' as SecretFolder; // `''` or `/`: the root
   checkSegments(folder, 'secret folder');
   return folder as SecretFolder;
 }
@@ -66,7 +68,11 @@ export function parseSecretFolder(text: string): SecretFolder {
 /** Parses a SecretPolicy path pattern: plain segments, `*` (one segment), a final `**`. */
 export function parseSecretPathGlob(text: string): SecretPathGlob {
   if (text === '') throw invalidArgument('a path pattern must not be empty');
-  const segments = checkSegments(text, 'path pattern', (s, last) => s === '*' || (last && s === '**'));
+  const segments = checkSegments(
+    text,
+    'path pattern',
+    (s, last) => s === '*' || (last && s === '**'),
+  );
   const rest = segments.at(-1) === '**';
   return { text, segments: rest ? segments.slice(0, -1) : segments, rest };
 }
@@ -74,7 +80,9 @@ export function parseSecretPathGlob(text: string): SecretPathGlob {
 /** Whether `path` (a SecretPath, or a SecretFolder with `''` for the root) matches `glob`. */
 export function matchSecretPathGlob(glob: SecretPathGlob, path: string): boolean {
   const segments = path === '' ? [] : path.split('/');
-  if (glob.rest ? segments.length < glob.segments.length : segments.length !== glob.segments.length) {
+  if (
+    glob.rest ? segments.length < glob.segments.length : segments.length !== glob.segments.length
+  ) {
     return false;
   }
   return glob.segments.every((g, i) => g === '*' || g === segments[i]);

@@ -41,12 +41,20 @@ function principal(value: unknown): Parsed<AuthzStringPattern> {
   };
 }
 
+// Rule names appear in audit records and decisions: keep them plain.
+const RULE_NAME = /^[A-Za-z0-9_-]{1,63}$/;
+
 type Parsed<T> = { readonly ok: T } | { readonly problem: string };
 
 function strings<T>(r: ObjectReader, key: string, parse: (value: unknown) => Parsed<T>): T[] {
   const out: T[] = [];
+  const raw = r.raw(key);
+  if (raw === undefined) {
+    r.problem(key, 'is required');
+    return out;
+  }
   const items = r.array(key, (v) => v);
-  if (items.length === 0) r.problem(key, 'must be a non-empty list');
+  if (Array.isArray(raw) && raw.length === 0) r.problem(key, 'must be a non-empty list');
   for (const [i, v] of items.entries()) {
     const parsed = parse(v);
     if ('problem' in parsed) r.problem(`${key}[${i}]`, parsed.problem);
@@ -65,9 +73,12 @@ export function readSecretPolicySpec(
   origin: 'mesh' | 'admin',
 ): SecretPolicy {
   const names = new Set<string>();
+  const present = r.raw('rules') !== undefined;
   const rules = r.objects('rules').map((rule, i): SecretPolicyRule => {
     const ruleName = rule.string('name', `rule-${i}`);
-    if (names.has(ruleName)) rule.problem('name', `"${ruleName}" is used by another rule`);
+    if (!RULE_NAME.test(ruleName)) {
+      rule.problem('name', 'must be 1-63 letters, digits, "-" or "_"');
+    } else if (names.has(ruleName)) rule.problem('name', `"${ruleName}" is used by another rule`);
     names.add(ruleName);
     return {
       name: ruleName,
@@ -88,7 +99,10 @@ export function readSecretPolicySpec(
       ),
     };
   });
-  if (rules.length === 0) r.problem('rules', 'must be a non-empty list');
+  if (!present) r.problem('rules', 'is required');
+  else if (rules.length === 0 && Array.isArray(r.raw('rules'))) {
+    r.problem('rules', 'must be a non-empty list');
+  }
   return { name, origin, rules };
 }
 

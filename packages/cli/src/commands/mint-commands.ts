@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   ParleyError,
@@ -32,7 +32,7 @@ export const x509Command = commandGroup(
 
 Mints an X509-SVID for the admin (default TTL 1h). The key is generated here; the server signs a
 CSR. Prints the SVID chain, the private key and the bundle, or writes svid.pem, key.pem (0600)
-and bundle.pem to DIR.
+and bundle.pem to DIR (created if missing).
 ${COMMON_USAGE}`,
   {
     mint: async (args, io) => {
@@ -59,6 +59,7 @@ ${COMMON_USAGE}`,
       if (values.write !== undefined) {
         const dir = values.write;
         try {
+          await mkdir(dir, { recursive: true, mode: 0o700 });
           await writeFile(join(dir, 'svid.pem'), minted.certChain, { mode: 0o644 });
           await writeFile(join(dir, 'key.pem'), privateKey, { mode: 0o600 });
           await writeFile(join(dir, 'bundle.pem'), minted.bundle, { mode: 0o644 });

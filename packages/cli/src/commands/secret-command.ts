@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ParleyError, parseDuration, sleep } from '@parley/core';
+import { ParleyError, parseDuration, sleep, systemClock } from '@parley/core';
 import { parse as parseYaml } from 'yaml';
 import type { AdminClient } from '../admin-client.js';
 import { type CliIo, UsageError } from '../command.js';
@@ -73,7 +73,8 @@ function pairs(args: readonly string[]): Record<string, string> {
 function versionsFlag(text: string): number[] {
   return flagValue('versions', text, (t) =>
     t.split(',').map((v) => {
-      if (!/^[1-9][0-9]{0,9}$/.test(v)) throw new ParleyError('invalid-argument', `bad version "${v}"`);
+      if (!/^[1-9][0-9]{0,9}$/.test(v))
+        throw new ParleyError('invalid-argument', `bad version "${v}"`);
       return Number(v);
     }),
   );
@@ -116,7 +117,7 @@ async function waitForConsumers(
   timeoutMs: number,
   io: CliIo,
 ): Promise<RotationJson> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = systemClock.now() + timeoutMs;
   for (;;) {
     const { data } = await client.get<VaultBody<RotationJson>>(`${SYS}/rotation/${path}`);
     if (data.previous_version === null) return data;
@@ -124,7 +125,7 @@ async function waitForConsumers(
       await client.post(`${SYS}/revoke-previous/${path}`, {});
       return (await client.get<VaultBody<RotationJson>>(`${SYS}/rotation/${path}`)).data;
     }
-    if (Date.now() >= deadline) {
+    if (systemClock.now() >= deadline) {
       const waiting = data.consumers.filter((c) => !c.has_current).map((c) => c.spiffe_id);
       throw new ParleyError(
         'deadline-exceeded',
@@ -168,15 +169,20 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
 `,
   {
     put: async (args, io) => {
-      const { values, positionals } = parseAdminFlags(args, {
-        ...ADMIN_FLAGS,
-        file: { type: 'string' },
-        cas: { type: 'string' },
-      }, Infinity);
+      const { values, positionals } = parseAdminFlags(
+        args,
+        {
+          ...ADMIN_FLAGS,
+          file: { type: 'string' },
+          cas: { type: 'string' },
+        },
+        Infinity,
+      );
       const path = pathArg(positionals, 'put');
       let data: unknown = pairs(positionals.slice(1));
       if (values.file !== undefined) {
-        if (positionals.length > 1) throw new UsageError('give KEY=VALUE pairs or --file, not both');
+        if (positionals.length > 1)
+          throw new UsageError('give KEY=VALUE pairs or --file, not both');
         data = await readDocument(values.file);
       } else if (positionals.length < 2) {
         throw new UsageError('secret put needs KEY=VALUE pairs or --file');
@@ -205,11 +211,15 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
       return 0;
     },
     get: async (args, io) => {
-      const { values, positionals } = parseAdminFlags(args, {
-        ...ADMIN_FLAGS,
-        version: { type: 'string' },
-        field: { type: 'string' },
-      }, 1);
+      const { values, positionals } = parseAdminFlags(
+        args,
+        {
+          ...ADMIN_FLAGS,
+          version: { type: 'string' },
+          field: { type: 'string' },
+        },
+        1,
+      );
       const path = pathArg(positionals, 'get');
       const format = outputFormat(values.output, ['table', 'json', 'yaml'] as const, 'table');
       const version =
@@ -226,7 +236,8 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
         });
       if (values.field !== undefined) {
         const v = r.data.data[values.field];
-        if (v === undefined) throw new ParleyError('not-found', `secret ${path} has no field "${values.field}"`);
+        if (v === undefined)
+          throw new ParleyError('not-found', `secret ${path} has no field "${values.field}"`);
         io.stdout(`${typeof v === 'string' ? v : JSON.stringify(v)}\n`);
         return 0;
       }
@@ -256,7 +267,11 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
           throw err;
         });
       io.stdout(
-        format === 'table' ? (keys.length === 0 ? '(none)\n' : `${keys.join('\n')}\n`) : renderData(format, keys),
+        format === 'table'
+          ? keys.length === 0
+            ? '(none)\n'
+            : `${keys.join('\n')}\n`
+          : renderData(format, keys),
       );
       return 0;
     },
@@ -287,21 +302,31 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
             Object.entries(m.data.versions).map(([v, s]) => [
               v,
               s.created_time,
-              s.destroyed ? 'destroyed' : s.deletion_time !== '' ? `deleted ${s.deletion_time}` : Number(v) === m.data.current_version ? 'current' : 'kept',
+              s.destroyed
+                ? 'destroyed'
+                : s.deletion_time !== ''
+                  ? `deleted ${s.deletion_time}`
+                  : Number(v) === m.data.current_version
+                    ? 'current'
+                    : 'kept',
             ]),
           ),
       );
       return 0;
     },
     rotate: async (args, io) => {
-      const { values, positionals } = parseAdminFlags(args, {
-        ...ADMIN_FLAGS,
-        generate: { type: 'string', multiple: true },
-        database: { type: 'string' },
-        grace: { type: 'string' },
-        wait: { type: 'boolean' },
-        timeout: { type: 'string' },
-      }, Infinity);
+      const { values, positionals } = parseAdminFlags(
+        args,
+        {
+          ...ADMIN_FLAGS,
+          generate: { type: 'string', multiple: true },
+          database: { type: 'string' },
+          grace: { type: 'string' },
+          wait: { type: 'boolean' },
+          timeout: { type: 'string' },
+        },
+        Infinity,
+      );
       const path = pathArg(positionals, 'rotate');
       const format = outputFormat(values.output, ['table', 'json', 'yaml'] as const, 'table');
       const data = pairs(positionals.slice(1));
@@ -310,12 +335,17 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
         if (key === '') throw new UsageError('--generate needs KEY[:LENGTH]');
         return {
           key,
-          ...(length !== undefined && { length: flagValue('generate', length, (t) => Number.parseInt(t, 10)) }),
+          ...(length !== undefined && {
+            length: flagValue('generate', length, (t) => Number.parseInt(t, 10)),
+          }),
         };
       });
-      const grace = values.grace === undefined ? undefined : flagValue('grace', values.grace, parseDuration);
+      const grace =
+        values.grace === undefined ? undefined : flagValue('grace', values.grace, parseDuration);
       const timeoutMs =
-        values.timeout === undefined ? grace ?? 300_000 : flagValue('timeout', values.timeout, parseDuration);
+        values.timeout === undefined
+          ? (grace ?? 300_000)
+          : flagValue('timeout', values.timeout, parseDuration);
       const client = connect(values, io);
       let status = (
         await client.post<VaultBody<RotationJson>>(`${SYS}/rotate/${path}`, {
@@ -330,23 +360,34 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
       return 0;
     },
     destroy: async (args, io) => {
-      const { values, positionals } = parseAdminFlags(args, {
-        ...ADMIN_FLAGS,
-        versions: { type: 'string' },
-        all: { type: 'boolean' },
-      }, 1);
+      const { values, positionals } = parseAdminFlags(
+        args,
+        {
+          ...ADMIN_FLAGS,
+          versions: { type: 'string' },
+          all: { type: 'boolean' },
+        },
+        1,
+      );
       const path = pathArg(positionals, 'destroy');
       const client = connect(values, io);
       if ((values.all === true) === (values.versions !== undefined)) {
         throw new UsageError('secret destroy needs --versions N[,N...] or --all');
       }
       if (values.all === true) await client.delete(`${KV}/metadata/${path}`);
-      else await client.post(`${KV}/destroy/${path}`, { versions: versionsFlag(values.versions as string) });
+      else
+        await client.post(`${KV}/destroy/${path}`, {
+          versions: versionsFlag(values.versions as string),
+        });
       io.stdout(`destroyed ${values.all === true ? 'every version of ' : ''}${path}\n`);
       return 0;
     },
     delete: async (args, io) => {
-      const { values, positionals } = parseAdminFlags(args, { ...ADMIN_FLAGS, versions: { type: 'string' } }, 1);
+      const { values, positionals } = parseAdminFlags(
+        args,
+        { ...ADMIN_FLAGS, versions: { type: 'string' } },
+        1,
+      );
       const path = pathArg(positionals, 'delete');
       const client = connect(values, io);
       if (values.versions === undefined) await client.delete(`${KV}/data/${path}`);
@@ -355,21 +396,32 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
       return 0;
     },
     undelete: async (args, io) => {
-      const { values, positionals } = parseAdminFlags(args, { ...ADMIN_FLAGS, versions: { type: 'string' } }, 1);
+      const { values, positionals } = parseAdminFlags(
+        args,
+        { ...ADMIN_FLAGS, versions: { type: 'string' } },
+        1,
+      );
       const path = pathArg(positionals, 'undelete');
       if (values.versions === undefined) throw new UsageError('secret undelete needs --versions');
-      await connect(values, io).post(`${KV}/undelete/${path}`, { versions: versionsFlag(values.versions) });
+      await connect(values, io).post(`${KV}/undelete/${path}`, {
+        versions: versionsFlag(values.versions),
+      });
       io.stdout(`undeleted ${path}\n`);
       return 0;
     },
     policy: async (args, io) => {
       const [verb, ...rest] = args;
-      const { values, positionals } = parseAdminFlags(rest, { ...ADMIN_FLAGS, file: { type: 'string' } }, 1);
+      const { values, positionals } = parseAdminFlags(
+        rest,
+        { ...ADMIN_FLAGS, file: { type: 'string' } },
+        1,
+      );
       const format = outputFormat(values.output, ['table', 'json', 'yaml'] as const, 'table');
       const client = connect(values, io);
       const name = positionals[0];
       const needName = () => {
-        if (name === undefined || positionals.length > 1) throw new UsageError(`secret policy ${verb} needs one NAME`);
+        if (name === undefined || positionals.length > 1)
+          throw new UsageError(`secret policy ${verb} needs one NAME`);
         return name;
       };
       switch (verb) {
@@ -382,15 +434,25 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
         }
         case 'get': {
           const n = needName();
-          const r = await client.get<VaultBody<unknown>>(`${SYS}/secret-policies/${n}`).catch((err: unknown) => {
-            throw notFound(err, `no stored secret policy ${n}`);
-          });
+          const r = await client
+            .get<VaultBody<unknown>>(`${SYS}/secret-policies/${n}`)
+            .catch((err: unknown) => {
+              throw notFound(err, `no stored secret policy ${n}`);
+            });
           io.stdout(renderData(format === 'json' ? 'json' : 'yaml', r.data));
           return 0;
         }
         case 'list': {
-          const r = await client.get<VaultBody<{ keys: string[] }>>(`${SYS}/secret-policies`, { list: 'true' });
-          io.stdout(format === 'table' ? (r.data.keys.length === 0 ? '(none)\n' : `${r.data.keys.join('\n')}\n`) : renderData(format, r.data.keys));
+          const r = await client.get<VaultBody<{ keys: string[] }>>(`${SYS}/secret-policies`, {
+            list: 'true',
+          });
+          io.stdout(
+            format === 'table'
+              ? r.data.keys.length === 0
+                ? '(none)\n'
+                : `${r.data.keys.join('\n')}\n`
+              : renderData(format, r.data.keys),
+          );
           return 0;
         }
         case 'delete': {
@@ -407,7 +469,10 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
     },
     rewrap: async (args, io) => {
       const { values } = parseAdminFlags(args, ADMIN_FLAGS);
-      const r = await connect(values, io).post<VaultBody<{ rewrapped: number }>>(`${SYS}/rewrap`, {});
+      const r = await connect(values, io).post<VaultBody<{ rewrapped: number }>>(
+        `${SYS}/rewrap`,
+        {},
+      );
       io.stdout(`re-wrapped ${r.data.rewrapped} data keys\n`);
       return 0;
     },
@@ -416,5 +481,7 @@ Exit codes: 0 success, 1 failed operation, 2 usage error.
 
 /** A not-found error with a message naming what was missing (Vault's 404 body names nothing). */
 function notFound(err: unknown, message: string): unknown {
-  return err instanceof ParleyError && err.code === 'not-found' ? new ParleyError('not-found', message) : err;
+  return err instanceof ParleyError && err.code === 'not-found'
+    ? new ParleyError('not-found', message)
+    : err;
 }

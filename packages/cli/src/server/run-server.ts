@@ -276,8 +276,26 @@ export async function runServer(
     });
 
     const env = deps.env ?? {};
-    const secrets = await extensions.secrets?.({ ca, material, config, db, metrics, clock, log, env });
-    const mesh = await extensions.mesh?.({ ca, material, config, db, metrics, clock, log, secrets });
+    const secrets = await extensions.secrets?.({
+      ca,
+      material,
+      config,
+      db,
+      metrics,
+      clock,
+      log,
+      env,
+    });
+    const mesh = await extensions.mesh?.({
+      ca,
+      material,
+      config,
+      db,
+      metrics,
+      clock,
+      log,
+      secrets,
+    });
     const admin = extensions.adminApi?.({ db, ca, config, clock, log, mesh, secrets });
     const adminServer =
       admin === undefined

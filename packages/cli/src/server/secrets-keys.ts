@@ -16,14 +16,19 @@ export async function readSecretSource(
   if ('env' in source) {
     const value = env[source.env];
     if (value === undefined || value === '') {
-      throw new ParleyError('failed-precondition', `${what}: environment variable ${source.env} is not set`);
+      throw new ParleyError(
+        'failed-precondition',
+        `${what}: environment variable ${source.env} is not set`,
+      );
     }
     return value;
   }
   try {
     return (await readFile(source.file, 'utf8')).replace(/\r?\n$/, '');
   } catch (err) {
-    throw new ParleyError('failed-precondition', `${what}: cannot read ${source.file}`, { cause: err });
+    throw new ParleyError('failed-precondition', `${what}: cannot read ${source.file}`, {
+      cause: err,
+    });
   }
 }
 

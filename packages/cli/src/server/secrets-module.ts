@@ -13,6 +13,7 @@ import {
 import { type SecretPolicy, parseSecretPolicyDocument } from '@parley/api';
 import type { Ca, RotatingTlsMaterial } from '@parley/identity';
 import {
+  type Authentication,
   type RotatableDatabase,
   type SecretsHttpListener,
   TokenService,
@@ -48,6 +49,7 @@ const MAX_BODY_BYTES = 1 << 20;
 const ADMIN_CACHE_MS = 5_000;
 const POLICY_RELOAD_MS = 10_000;
 const TOKEN_PRUNE_MS = 60_000;
+const X509_CACHE_MS = 5_000;
 
 /**
  * Starts the secrets module: the keyring, the KV engine over the datastore, SPIFFE
@@ -83,7 +85,9 @@ export async function startSecretsModule(
     const parsed: SecretPolicy[] = [];
     for (const row of rows) {
       try {
-        parsed.push(parseSecretPolicyDocument(JSON.parse(row.document) as unknown, row.name, 'admin'));
+        parsed.push(
+          parseSecretPolicyDocument(JSON.parse(row.document) as unknown, row.name, 'admin'),
+        );
       } catch (err) {
         // Stored policies were valid when written; one that no longer parses grants nothing.
         log.error('stored secret policy does not parse; ignored', { policy: row.name, error: err });
@@ -143,6 +147,7 @@ export async function startSecretsModule(
     return admin;
   };
 
+  const verifiedLeaves = new Map<string, { result: Authentication; until: number }>();
   const api = createSecretsApi({
     engine,
     clock,
@@ -150,11 +155,24 @@ export async function startSecretsModule(
       x509: (chain) => {
         const [leaf] = chain;
         if (leaf === undefined) return { ok: false, reason: 'no client certificate' };
+        // Verified once per certificate for a few seconds (a connection presents the same one
+        // on every request); a CA change is seen within X509_CACHE_MS.
+        const key = leaf.toString('base64');
+        const now = clock.now();
+        const cached = verifiedLeaves.get(key);
+        if (cached !== undefined && cached.until > now) return cached.result;
         const intermediates = ca.x509Authorities().flatMap((a) => a.certChain.slice(0, -1));
         const r = verifyX509Svid([leaf, ...intermediates], bundleSet(ca.bundle()), clock);
-        return r.ok
+        const result: Authentication = r.ok
           ? { ok: true, spiffeId: r.svid.spiffeId.toString(), expiresAt: r.svid.expiresAt }
           : r;
+        if (verifiedLeaves.size >= 10_000) verifiedLeaves.clear();
+        const until = Math.min(
+          now + X509_CACHE_MS,
+          result.ok ? result.expiresAt : now + X509_CACHE_MS,
+        );
+        verifiedLeaves.set(key, { result, until });
+        return result;
       },
       jwt: (token) => {
         const r = verifyJwtSvid(token, bundleSet(ca.bundle()), config.audiences, clock);
@@ -203,7 +221,7 @@ export async function startSecretsModule(
           key: identity.privateKey,
           ...(caCerts !== null && { ca: caCerts.caCertificate }),
         };
-  let listener: SecretsHttpListener | undefined;
+  let listener: SecretsHttpListener | undefined = undefined;
   const refresh = () => {
     const options = tlsOptions();
     if (options !== undefined) listener?.setSecureContext(options);
@@ -216,8 +234,8 @@ export async function startSecretsModule(
     caCerts = c;
     refresh();
   };
-  deps.material.addIdentityCertificateListener(onIdentity as never);
-  deps.material.addCaCertificateListener(onCa as never);
+  deps.material.addIdentityCertificateListener(onIdentity);
+  deps.material.addCaCertificateListener(onCa);
   // The material delivers its current certificates on the next tick.
   await new Promise((resolve) => setImmediate(resolve));
   const initial = tlsOptions();
@@ -228,12 +246,17 @@ export async function startSecretsModule(
     tls: initial,
     handler: (req, res) => {
       counted(req, res);
-      void api(req, res, { kind: 'listener', peerChain: peerCertificateChain(req) });
+      let chain: Buffer[] | undefined;
+      void api(req, res, {
+        kind: 'listener',
+        peerChain: () => (chain ??= peerCertificateChain(req)),
+      });
     },
   });
   log.info('secrets listening', { address: listener.address, keyEncryptionKey: keyring.activeId });
 
-  const every = (ms: number, what: string, fn: () => Promise<unknown>): Task =>
+  const every =
+    (ms: number, what: string, fn: () => Promise<unknown>): Task =>
     async (signal) => {
       while (!signal.aborted) {
         await sleep(ms, signal).catch(() => undefined);
@@ -259,8 +282,8 @@ export async function startSecretsModule(
         every(TOKEN_PRUNE_MS, 'pruning tokens', () => tokens.prune()),
       ]),
     close: async () => {
-      deps.material.removeIdentityCertificateListener(onIdentity as never);
-      deps.material.removeCaCertificateListener(onCa as never);
+      deps.material.removeIdentityCertificateListener(onIdentity);
+      deps.material.removeCaCertificateListener(onCa);
       await listener?.close();
       for (const d of databases.values()) await d.close();
     },

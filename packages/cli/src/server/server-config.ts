@@ -204,7 +204,8 @@ export function readServerConfig(r: ObjectReader, path: (p: string) => string): 
 function secretSource(r: ObjectReader, key: string, path: (p: string) => string) {
   const file = r.optionalString(`${key}File`);
   const env = r.optionalString(`${key}Env`);
-  if (file !== undefined && env !== undefined) r.problem(`${key}File`, `give ${key}File or ${key}Env, not both`);
+  if (file !== undefined && env !== undefined)
+    r.problem(`${key}File`, `give ${key}File or ${key}Env, not both`);
   return file !== undefined ? { file: path(file) } : env !== undefined ? { env } : undefined;
 }
 

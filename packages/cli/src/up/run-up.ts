@@ -32,7 +32,13 @@ import {
 } from './up-state.js';
 
 /** The default ports of `parley up`; any that is taken is replaced by a free one (and said). */
-export const UP_DEFAULT_PORTS = { agentApi: 8081, health: 8082, xds: 15012, authz: 15013, secrets: 8200 } as const;
+export const UP_DEFAULT_PORTS = {
+  agentApi: 8081,
+  health: 8082,
+  xds: 15012,
+  authz: 15013,
+  secrets: 8200,
+} as const;
 
 /** The demo `parley up` runs: none, or a folder laid out like examples/sock-shop. */
 export type UpDemo =

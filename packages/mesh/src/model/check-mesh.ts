@@ -12,11 +12,7 @@ import { formatSocketAddress } from './read-common.js';
 
 /** A document read from one file, before the checks that span documents. */
 export type MeshDocument =
-  | Service
-  | Route
-  | TrafficPolicy
-  | AuthorizationPolicy
-  | SecretPolicyDocument;
+  Service | Route | TrafficPolicy | AuthorizationPolicy | SecretPolicyDocument;
 
 /** Reports a problem at a field path of a document. */
 export type ReportProblem = (doc: MeshDocument, path: string, message: string) => void;

@@ -1,5 +1,4 @@
 import { type ConfigProblem, ObjectReader } from '@parley/core';
-import { readSecretPolicySpec } from '@parley/api';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { type MeshDocument, checkMesh } from './check-mesh.js';
 import { MESH_API_VERSION, MESH_KINDS, type MeshConfig, type MeshKind } from './mesh-config.js';
@@ -7,6 +6,7 @@ import type { MeshProblem } from './mesh-problem.js';
 import { readAuthorizationPolicy } from './read-authorization-policy.js';
 import { DOCUMENT_NAME, SERVICE_NAME, readMetadata } from './read-common.js';
 import { readRoute } from './read-route.js';
+import { readSecretPolicy } from './read-secret-policy.js';
 import { readService } from './read-service.js';
 import { readTrafficPolicy } from './read-traffic-policy.js';
 import { lineOf } from './yaml-locate.js';
@@ -221,11 +221,6 @@ function read(
     case 'AuthorizationPolicy':
       return readAuthorizationPolicy(spec, metadata, source);
     case 'SecretPolicy':
-      return {
-        kind: 'SecretPolicy',
-        source,
-        metadata,
-        policy: readSecretPolicySpec(spec, metadata.name, 'mesh'),
-      };
+      return readSecretPolicy(spec, metadata, source);
   }
 }

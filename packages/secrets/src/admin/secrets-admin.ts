@@ -101,13 +101,22 @@ export function createSecretsAdmin(deps: {
         if (typeof key !== 'string' || key === '' || key.length > 128) {
           throw invalidArgument('generate key must be a name of 1 to 128 characters');
         }
-        if (typeof length !== 'number' || !Number.isInteger(length) || length < 16 || length > 256) {
+        if (
+          typeof length !== 'number' ||
+          !Number.isInteger(length) ||
+          length < 16 ||
+          length > 256
+        ) {
           throw invalidArgument('generate length must be an integer from 16 to 256');
         }
-        Object.defineProperty(out, key, { value: generated(length), enumerable: true, writable: true });
+        Object.defineProperty(out, key, {
+          value: generated(length),
+          enumerable: true,
+          writable: true,
+        });
       }
     }
-    return out as SecretData;
+    return out;
   }
 
   return {
@@ -115,7 +124,7 @@ export function createSecretsAdmin(deps: {
     getPolicy: async (name) => {
       checkPolicyName(name);
       const p = await getSecretPolicy(db, name);
-      return p === undefined ? undefined : JSON.parse(p.document);
+      return p === undefined ? undefined : (JSON.parse(p.document) as unknown);
     },
     putPolicy: async (caller, name, spec, requestId) => {
       checkPolicyName(name);
@@ -161,7 +170,9 @@ export function createSecretsAdmin(deps: {
         if (typeof database !== 'string') throw invalidArgument('database must be a name');
         const target = deps.databases.get(database);
         if (target === undefined) {
-          throw invalidArgument(`no database "${database.slice(0, 64)}" is configured for rotation`);
+          throw invalidArgument(
+            `no database "${database.slice(0, 64)}" is configured for rotation`,
+          );
         }
         if (body['data'] !== undefined || body['generate'] !== undefined) {
           throw invalidArgument('a database rotation generates its own value: give no data');
@@ -188,4 +199,3 @@ export function createSecretsAdmin(deps: {
     rewrap: (caller, requestId) => engine.rewrap(caller, { requestId }),
   };
 }
-

@@ -21,12 +21,17 @@ export function requireObject(value: unknown, what: string): JsonObjectBody {
 /** Refuses any key of `body` not in `allowed` (unknown fields are errors, never ignored). */
 export function strictKeys(body: JsonObjectBody, allowed: readonly string[], what: string): void {
   for (const key of Object.keys(body)) {
-    if (!allowed.includes(key)) throw invalidArgument(`${what}: unknown field "${key.slice(0, 64)}"`);
+    if (!allowed.includes(key))
+      throw invalidArgument(`${what}: unknown field "${key.slice(0, 64)}"`);
   }
 }
 
 /** An optional integer field ≥ `min` (Vault sends numbers; a numeric string is accepted too). */
-export function optionalInteger(body: JsonObjectBody, key: string, min: number): number | undefined {
+export function optionalInteger(
+  body: JsonObjectBody,
+  key: string,
+  min: number,
+): number | undefined {
   const v = body[key];
   if (v === undefined || v === null) return undefined;
   const n = typeof v === 'string' && /^(0|[1-9][0-9]{0,14})$/.test(v) ? Number(v) : v;
@@ -70,7 +75,8 @@ export function optionalStringMap(
   }
   const out: Record<string, string> = {};
   for (const [k, value] of entries) {
-    if (typeof value !== 'string') throw invalidArgument(`${key}.${k.slice(0, 64)} must be a string`);
+    if (typeof value !== 'string')
+      throw invalidArgument(`${key}.${k.slice(0, 64)} must be a string`);
     if (k === '' || Buffer.byteLength(k) > MAX_CUSTOM_KEY_BYTES) {
       throw invalidArgument(`${key} keys must have 1 to ${MAX_CUSTOM_KEY_BYTES} bytes`);
     }

@@ -24,7 +24,11 @@ import {
 
 /** How a request reached the API: over the secrets listener (with its peer chain) or the admin socket. */
 export type SecretsTransport =
-  | { readonly kind: 'listener'; readonly peerChain: readonly Buffer[] }
+  | {
+      readonly kind: 'listener';
+      /** The client's certificate chain, leaf first ([] without one); read only when needed. */
+      readonly peerChain: () => readonly Buffer[];
+    }
   | { readonly kind: 'admin-socket' };
 
 /** A verified identity, or why the credential was refused. */
@@ -163,14 +167,16 @@ function splitTarget(url: string): { path: string; query: URLSearchParams } {
   const q = url.indexOf('?');
   const path = q === -1 ? url : url.slice(0, q);
   // Secret paths never need percent-encoding: an encoded byte is refused, never decoded.
-  if (path.includes('%')) throw invalidArgument('percent-encoded characters are not allowed in paths');
+  if (path.includes('%'))
+    throw invalidArgument('percent-encoded characters are not allowed in paths');
   return { path, query: new URLSearchParams(q === -1 ? '' : url.slice(q + 1)) };
 }
 
 function checkQuery(query: URLSearchParams, allowed: readonly string[]): void {
   const seen = new Set<string>();
   for (const key of query.keys()) {
-    if (!allowed.includes(key)) throw invalidArgument(`unknown query parameter "${key.slice(0, 64)}"`);
+    if (!allowed.includes(key))
+      throw invalidArgument(`unknown query parameter "${key.slice(0, 64)}"`);
     if (seen.has(key)) throw invalidArgument(`query parameter "${key}" is given more than once`);
     seen.add(key);
   }
@@ -199,7 +205,10 @@ export function createSecretsApi(deps: SecretsApiDeps): Handler {
   const mount = deps.mount ?? 'secret';
   const mountPrefix = `/v1/${mount}/`;
 
-  async function callerOf(req: IncomingMessage, transport: SecretsTransport): Promise<SecretCaller> {
+  async function callerOf(
+    req: IncomingMessage,
+    transport: SecretsTransport,
+  ): Promise<SecretCaller> {
     if (transport.kind === 'admin-socket') return { kind: 'admin', name: 'admin-socket' };
     const token = presentedToken(req);
     let spiffeId: string;
@@ -213,8 +222,8 @@ export function createSecretsApi(deps: SecretsApiDeps): Handler {
         if (issued === undefined) throw new ParleyError('permission-denied', 'permission denied');
         spiffeId = issued.spiffeId;
       }
-    } else if (transport.peerChain.length > 0) {
-      const verified = auth.x509(transport.peerChain);
+    } else if (transport.peerChain().length > 0) {
+      const verified = auth.x509(transport.peerChain());
       if (!verified.ok) throw new ParleyError('permission-denied', 'permission denied');
       spiffeId = verified.spiffeId;
     } else {
@@ -244,9 +253,9 @@ export function createSecretsApi(deps: SecretsApiDeps): Handler {
       if (typeof b['jwt'] !== 'string') throw invalidArgument('jwt must be a string');
       method = 'jwt';
       verified = auth.jwt(b['jwt']);
-    } else if (transport.kind === 'listener' && transport.peerChain.length > 0) {
+    } else if (transport.kind === 'listener' && transport.peerChain().length > 0) {
       method = 'x509';
-      verified = auth.x509(transport.peerChain);
+      verified = auth.x509(transport.peerChain());
     } else {
       throw invalidArgument('login needs a JWT-SVID (jwt) or a client X509-SVID (mTLS)');
     }
@@ -415,7 +424,10 @@ export function createSecretsApi(deps: SecretsApiDeps): Handler {
           if (!/^(0|[1-9][0-9]{0,9})$/.test(v)) throw invalidArgument('version must be an integer');
           version = Number(v) === 0 ? undefined : Number(v);
         }
-        const r = await engine.read(caller, path, { ...ctx, ...(version !== undefined && { version }) });
+        const r = await engine.read(caller, path, {
+          ...ctx,
+          ...(version !== undefined && { version }),
+        });
         switch (r.kind) {
           case 'denied':
             return sendErrors(res, 403, ['permission denied']);

@@ -1,2 +1,6 @@
-export { type PostgresRotator, type PostgresTarget, createPostgresRotator } from './postgres-rotator.js';
+export {
+  type PostgresRotator,
+  type PostgresTarget,
+  createPostgresRotator,
+} from './postgres-rotator.js';
 export { scramSha256Verifier } from './scram-verifier.js';

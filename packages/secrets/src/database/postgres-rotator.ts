@@ -34,7 +34,8 @@ const ROLE = /^[a-z_][a-z0-9_]{0,62}$/;
 const VERIFIER = /^SCRAM-SHA-256\$\d+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/;
 
 function checkRole(role: string): string {
-  if (!ROLE.test(role)) throw new ParleyError('invalid-argument', `invalid role name "${role.slice(0, 64)}"`);
+  if (!ROLE.test(role))
+    throw new ParleyError('invalid-argument', `invalid role name "${role.slice(0, 64)}"`);
   return `"${role}"`;
 }
 

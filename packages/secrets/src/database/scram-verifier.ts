@@ -9,7 +9,8 @@ const ITERATIONS = 4096;
  */
 export function scramSha256Verifier(password: string, salt: Buffer = randomBytes(16)): string {
   // SASLprep is the identity on the ASCII passwords Parley generates.
-  if (!/^[\x21-\x7e]+$/.test(password)) throw new RangeError('the password must be printable ASCII');
+  if (!/^[\x21-\x7e]+$/.test(password))
+    throw new RangeError('the password must be printable ASCII');
   const salted = pbkdf2Sync(password, salt, ITERATIONS, 32, 'sha256');
   const clientKey = createHmac('sha256', salted).update('Client Key').digest();
   const storedKey = createHash('sha256').update(clientKey).digest();

@@ -10,7 +10,17 @@ const underlying = new WeakMap<Duplex, Duplex>();
 
 /** The connection (e.g. a TLSSocket) behind a stream made by `acceptListMethod`. */
 export function underlyingSocket(stream: unknown): Duplex | undefined {
-  return typeof stream === 'object' && stream !== null ? underlying.get(stream as Duplex) : undefined;
+  return typeof stream === 'object' && stream !== null
+    ? underlying.get(stream as Duplex)
+    : undefined;
+}
+
+/** Whether `bytes` holds a line feed not preceded by a carriage return. */
+function hasBareLf(bytes: Buffer): boolean {
+  for (let i = bytes.indexOf(0x0a); i !== -1; i = bytes.indexOf(0x0a, i + 1)) {
+    if (i === 0 || bytes[i - 1] !== 0x0d) return true;
+  }
+  return false;
 }
 
 /** What a request head says about the body after it: its length, or that it cannot be known. */
@@ -74,8 +84,11 @@ export function acceptListMethod(socket: Duplex): Duplex {
       data = Buffer.alloc(0);
       const end = pending.indexOf(HEAD_END);
       const scan = end === -1 ? pending : pending.subarray(0, end + 4);
-      const bareLf = scan.findIndex((b, i) => b === 0x0a && (i === 0 || scan[i - 1] !== 0x0d));
-      if (bareLf !== -1 || (end === -1 && pending.length > MAX_HEAD_BYTES) || end > MAX_HEAD_BYTES) {
+      if (
+        hasBareLf(scan) ||
+        (end === -1 && pending.length > MAX_HEAD_BYTES) ||
+        end > MAX_HEAD_BYTES
+      ) {
         passThrough = true;
         out.push(pending);
         pending = Buffer.alloc(0);
@@ -103,6 +116,15 @@ export function acceptListMethod(socket: Duplex): Duplex {
     },
     write(chunk: Buffer, encoding, callback) {
       socket.write(chunk, encoding, callback);
+    },
+    // Chunks written while the HTTP server corks (a head and its body) leave as one write.
+    writev(chunks, callback) {
+      socket.cork();
+      for (const [i, { chunk, encoding }] of chunks.entries()) {
+        if (i === chunks.length - 1) socket.write(chunk, encoding, callback);
+        else socket.write(chunk, encoding);
+      }
+      socket.uncork();
     },
     final(callback) {
       socket.end(callback);

@@ -52,6 +52,8 @@ export async function readJsonBody(
   try {
     return plain(parseJson(text));
   } catch (err) {
-    throw invalidArgument(`the request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`);
+    throw invalidArgument(
+      `the request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`,
+    );
   }
 }

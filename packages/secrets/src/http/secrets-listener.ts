@@ -1,7 +1,10 @@
-import { type IncomingMessage, type ServerResponse, createServer as createHttpServer } from 'node:http';
+import {
+  type IncomingMessage,
+  type ServerResponse,
+  createServer as createHttpServer,
+} from 'node:http';
 import { type Server as NetServer, type Socket, createServer as createNetServer } from 'node:net';
 import {
-  type DetailedPeerCertificate,
   type SecureContextOptions,
   type TLSSocket,
   createServer as createTlsServer,
@@ -61,6 +64,8 @@ export async function listenSecretsHttp(options: {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.on('error', () => socket.destroy());
+    // What Node's HTTP server does to its own sockets (small answers must not wait for ACKs).
+    socket.setNoDelay(true);
     http.emit('connection', acceptListMethod(socket));
   };
   let server: NetServer;
@@ -93,7 +98,10 @@ export async function listenSecretsHttp(options: {
   return {
     address: `${host.includes(':') ? `[${host}]` : host}:${boundPort}`,
     setSecureContext: (tlsOptions) => {
-      if ('setSecureContext' in server) (server as { setSecureContext(o: SecureContextOptions): void }).setSecureContext(tlsOptions);
+      if ('setSecureContext' in server)
+        (server as { setSecureContext(o: SecureContextOptions): void }).setSecureContext(
+          tlsOptions,
+        );
     },
     close: async () => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -104,17 +112,14 @@ export async function listenSecretsHttp(options: {
   };
 }
 
-/** The DER certificate chain a request's client presented, leaf first ([] when none). */
+/**
+ * The certificate a request's client presented (DER, as a one-element chain; [] when none). Only
+ * the leaf is taken: intermediates come from the trust domain's own authorities, never from the
+ * client.
+ */
 export function peerCertificateChain(req: IncomingMessage): Buffer[] {
   const socket = underlyingSocket(req.socket) as TLSSocket | undefined;
-  if (socket === undefined || typeof socket.getPeerCertificate !== 'function') return [];
-  const chain: Buffer[] = [];
-  const seen = new Set<string>();
-  let cert = socket.getPeerCertificate(true) as DetailedPeerCertificate | undefined;
-  while (cert !== undefined && cert.raw !== undefined && !seen.has(cert.fingerprint256)) {
-    seen.add(cert.fingerprint256);
-    chain.push(cert.raw);
-    cert = cert.issuerCertificate;
-  }
-  return chain;
+  if (socket === undefined || typeof socket.getPeerX509Certificate !== 'function') return [];
+  const leaf = socket.getPeerX509Certificate();
+  return leaf === undefined ? [] : [leaf.raw];
 }

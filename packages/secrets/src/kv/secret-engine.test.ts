@@ -160,7 +160,9 @@ describe('secret engine', () => {
     await f.db.close();
     const bytes = Buffer.concat(
       await Promise.all(
-        ['store.db', 'store.db-wal'].map((n) => readFile(join(dir.path, n)).catch(() => Buffer.alloc(0))),
+        ['store.db', 'store.db-wal'].map((n) =>
+          readFile(join(dir.path, n)).catch(() => Buffer.alloc(0)),
+        ),
       ),
     );
     assert.ok(bytes.length > 0);
@@ -232,7 +234,10 @@ describe('secret engine', () => {
     const next = await engine.rotate(ADMIN, 'app/db', { ...ctx, graceMs: 1000, produce });
     assert.equal(next.current, 3);
     assert.equal((await engine.revokePrevious(ADMIN, 'app/db', ctx)).kind, 'ok');
-    await assert.rejects(engine.rotate(APP, 'app/db', { ...ctx, graceMs: 1, produce }), /permission/);
+    await assert.rejects(
+      engine.rotate(APP, 'app/db', { ...ctx, graceMs: 1, produce }),
+      /permission/,
+    );
     await f.db.close();
   });
 

@@ -106,7 +106,11 @@ export function createSecretEngine(deps: {
 
   function open(secret: StoredSecret, v: StoredSecretVersion): SecretData {
     if (v.sealedValue === undefined) throw new ParleyError('internal', 'the version is destroyed');
-    const plain = openValue(dataKeyOf(secret), v.sealedValue, valueAad(mount, secret.path, v.version));
+    const plain = openValue(
+      dataKeyOf(secret),
+      v.sealedValue,
+      valueAad(mount, secret.path, v.version),
+    );
     return JSON.parse(plain.toString('utf8')) as SecretData;
   }
 
@@ -181,7 +185,11 @@ export function createSecretEngine(deps: {
   /** Runs a change and its audit event in one transaction, under the secret's lock. */
   function change<T>(
     path: string,
-    fn: (tx: Transaction, secret: StoredSecret | undefined, now: number) => Promise<{ result: T; audit?: ReturnType<typeof event> }>,
+    fn: (
+      tx: Transaction,
+      secret: StoredSecret | undefined,
+      now: number,
+    ) => Promise<{ result: T; audit?: ReturnType<typeof event> }>,
   ): Promise<T> {
     return db.transaction(async (tx) => {
       await tx.lock(`parley.secrets/${mount}/${path}`);
@@ -200,7 +208,13 @@ export function createSecretEngine(deps: {
     op: 'delete' | 'undelete' | 'destroy',
   ): Promise<SimpleOutcome> {
     const action = `kv.${op}`;
-    const allowed = await authorize(caller, action, path, op === 'undelete' ? 'delete' : op, requestId);
+    const allowed = await authorize(
+      caller,
+      action,
+      path,
+      op === 'undelete' ? 'delete' : op,
+      requestId,
+    );
     if (allowed === undefined) return { kind: 'denied' };
     const outcome = await change<SimpleOutcome>(path, async (tx, secret, now) => {
       if (secret === undefined) return { result: { kind: 'not-found' } };
@@ -218,7 +232,11 @@ export function createSecretEngine(deps: {
     return outcome;
   }
 
-  async function revoke(caller: SecretCaller, path: string, requestId: string): Promise<SimpleOutcome> {
+  async function revoke(
+    caller: SecretCaller,
+    path: string,
+    requestId: string,
+  ): Promise<SimpleOutcome> {
     const found = await getSecretVersion(db, mount, path, 0);
     const previous = found?.secret.previousVersion;
     if (found === undefined || previous === undefined) return { kind: 'not-found' };
@@ -301,7 +319,8 @@ export function createSecretEngine(deps: {
       }
       const outcome = await change<WriteOutcome>(path, async (tx, existing, now) => {
         const secret = existing ?? newSecret(path, now);
-        if (secret.casRequired && cas === undefined) return { result: { kind: 'cas-required' as const } };
+        if (secret.casRequired && cas === undefined)
+          return { result: { kind: 'cas-required' as const } };
         if (cas !== undefined && cas !== secret.currentVersion) {
           return { result: { kind: 'cas-mismatch' as const } };
         }
@@ -318,14 +337,23 @@ export function createSecretEngine(deps: {
         const keep = secret.maxVersions === 0 ? DEFAULT_MAX_VERSIONS : secret.maxVersions;
         const oldest = Math.max(secret.oldestVersion, version - keep + 1, 1);
         if (oldest > secret.oldestVersion) await pruneSecretVersions(tx, mount, path, oldest);
-        await updateSecret(tx, { ...secret, currentVersion: version, oldestVersion: oldest, updatedAt: now });
+        await updateSecret(tx, {
+          ...secret,
+          currentVersion: version,
+          oldestVersion: oldest,
+          updatedAt: now,
+        });
         return {
           result: {
             kind: 'ok' as const,
             version: { version, createdTime: now, deletionTime, destroyed: false },
             customMetadata: customOf(secret),
           },
-          audit: event(caller, 'kv.write', { ...allowed, version, ...(cas !== undefined && { cas }) }),
+          audit: event(caller, 'kv.write', {
+            ...allowed,
+            version,
+            ...(cas !== undefined && { cas }),
+          }),
         };
       });
       if (outcome.kind !== 'ok') {
@@ -336,7 +364,13 @@ export function createSecretEngine(deps: {
 
     async deleteLatest(caller, path, { requestId }) {
       const found = await getSecret(db, mount, path);
-      return versionsOp(caller, path, found === undefined ? [] : [found.currentVersion], requestId, 'delete');
+      return versionsOp(
+        caller,
+        path,
+        found === undefined ? [] : [found.currentVersion],
+        requestId,
+        'delete',
+      );
     },
     deleteVersions: (caller, path, versions, { requestId }) =>
       versionsOp(caller, path, versions, requestId, 'delete'),
@@ -350,7 +384,9 @@ export function createSecretEngine(deps: {
       if (allowed === undefined) return { kind: 'denied' };
       const secret = await getSecret(db, mount, path);
       if (secret === undefined) {
-        await batcher.record(event(caller, 'kv.metadata.read', { ...allowed, outcome: 'not-found' }));
+        await batcher.record(
+          event(caller, 'kv.metadata.read', { ...allowed, outcome: 'not-found' }),
+        );
         return { kind: 'not-found' };
       }
       const versions = await listSecretVersions(db, mount, path);
@@ -413,12 +449,16 @@ export function createSecretEngine(deps: {
         existing === undefined
           ? { result: { kind: 'not-found' } }
           : {
-              result: (await deleteSecret(tx, mount, path)) ? { kind: 'ok' } : { kind: 'not-found' },
+              result: (await deleteSecret(tx, mount, path))
+                ? { kind: 'ok' }
+                : { kind: 'not-found' },
               audit: event(caller, 'kv.metadata.delete', allowed),
             },
       );
       if (outcome.kind === 'not-found') {
-        await batcher.record(event(caller, 'kv.metadata.delete', { ...allowed, outcome: 'not-found' }));
+        await batcher.record(
+          event(caller, 'kv.metadata.delete', { ...allowed, outcome: 'not-found' }),
+        );
       }
       return outcome;
     },
@@ -460,7 +500,9 @@ export function createSecretEngine(deps: {
         return {
           result: {
             current:
-              current === undefined || unavailable(secret, current, now) ? undefined : open(secret, current),
+              current === undefined || unavailable(secret, current, now)
+                ? undefined
+                : open(secret, current),
           },
         };
       });
@@ -469,7 +511,8 @@ export function createSecretEngine(deps: {
         data = await produce(staged.current);
       } catch (err) {
         await change(path, async (tx, secret, now) => {
-          if (secret !== undefined) await updateSecret(tx, { ...secret, pendingSince: undefined, updatedAt: now });
+          if (secret !== undefined)
+            await updateSecret(tx, { ...secret, pendingSince: undefined, updatedAt: now });
           return {
             result: undefined,
             audit: event(caller, 'rotate', { path, outcome: 'failed', requestId }),
@@ -536,10 +579,16 @@ export function createSecretEngine(deps: {
         if (batch.length === 0) break;
         for (const s of batch) {
           await change(s.path, async (tx, secret, now) => {
-            if (secret === undefined || secret.kekId === keyring.activeId) return { result: undefined };
+            if (secret === undefined || secret.kekId === keyring.activeId)
+              return { result: undefined };
             const aad = dataKeyAad(mount, secret.path);
             const w = keyring.wrap(keyring.unwrap(secret.kekId, secret.wrappedDataKey, aad), aad);
-            await updateSecret(tx, { ...secret, kekId: w.kekId, wrappedDataKey: w.wrapped, updatedAt: now });
+            await updateSecret(tx, {
+              ...secret,
+              kekId: w.kekId,
+              wrappedDataKey: w.wrapped,
+              updatedAt: now,
+            });
             rewrapped += 1;
             return { result: undefined };
           });
@@ -548,7 +597,12 @@ export function createSecretEngine(deps: {
       await db.transaction((tx) =>
         appendAudit(
           tx,
-          event(caller, 'rewrap', { keyEncryptionKey: keyring.activeId, rewrapped, outcome: 'allowed', requestId }),
+          event(caller, 'rewrap', {
+            keyEncryptionKey: keyring.activeId,
+            rewrapped,
+            outcome: 'allowed',
+            requestId,
+          }),
         ),
       );
       return { rewrapped };

@@ -95,7 +95,12 @@ export interface MetadataSettings {
 /** A policy decision as the engine needs it (see policy/decide-secret-access.ts). */
 export type AccessDecision =
   | { readonly allowed: true; readonly policy: string; readonly rule: string }
-  | { readonly allowed: false; readonly reason: string; readonly policy?: string; readonly rule?: string };
+  | {
+      readonly allowed: false;
+      readonly reason: string;
+      readonly policy?: string;
+      readonly rule?: string;
+    };
 
 /** What a policy decision is asked. */
 export interface AccessRequest {
@@ -110,7 +115,11 @@ interface Ctx {
 
 /** The KV v2 engine: every operation decided by policy and audited (docs/secrets.md). */
 export interface SecretEngine {
-  read(caller: SecretCaller, path: string, opts: Ctx & { readonly version?: number }): Promise<ReadOutcome>;
+  read(
+    caller: SecretCaller,
+    path: string,
+    opts: Ctx & { readonly version?: number },
+  ): Promise<ReadOutcome>;
   write(
     caller: SecretCaller,
     path: string,
@@ -118,21 +127,47 @@ export interface SecretEngine {
     opts: Ctx & { readonly cas?: number },
   ): Promise<WriteOutcome>;
   deleteLatest(caller: SecretCaller, path: string, opts: Ctx): Promise<SimpleOutcome>;
-  deleteVersions(caller: SecretCaller, path: string, versions: readonly number[], opts: Ctx): Promise<SimpleOutcome>;
-  undeleteVersions(caller: SecretCaller, path: string, versions: readonly number[], opts: Ctx): Promise<SimpleOutcome>;
-  destroyVersions(caller: SecretCaller, path: string, versions: readonly number[], opts: Ctx): Promise<SimpleOutcome>;
+  deleteVersions(
+    caller: SecretCaller,
+    path: string,
+    versions: readonly number[],
+    opts: Ctx,
+  ): Promise<SimpleOutcome>;
+  undeleteVersions(
+    caller: SecretCaller,
+    path: string,
+    versions: readonly number[],
+    opts: Ctx,
+  ): Promise<SimpleOutcome>;
+  destroyVersions(
+    caller: SecretCaller,
+    path: string,
+    versions: readonly number[],
+    opts: Ctx,
+  ): Promise<SimpleOutcome>;
   readMetadata(
     caller: SecretCaller,
     path: string,
     opts: Ctx,
-  ): Promise<Denied | { readonly kind: 'not-found' } | { readonly kind: 'ok'; readonly metadata: SecretMetadata }>;
-  writeMetadata(caller: SecretCaller, path: string, settings: MetadataSettings, opts: Ctx): Promise<SimpleOutcome>;
+  ): Promise<
+    | Denied
+    | { readonly kind: 'not-found' }
+    | { readonly kind: 'ok'; readonly metadata: SecretMetadata }
+  >;
+  writeMetadata(
+    caller: SecretCaller,
+    path: string,
+    settings: MetadataSettings,
+    opts: Ctx,
+  ): Promise<SimpleOutcome>;
   deleteMetadata(caller: SecretCaller, path: string, opts: Ctx): Promise<SimpleOutcome>;
   list(
     caller: SecretCaller,
     folder: string,
     opts: Ctx,
-  ): Promise<Denied | { readonly kind: 'not-found' } | { readonly kind: 'ok'; readonly keys: string[] }>;
+  ): Promise<
+    Denied | { readonly kind: 'not-found' } | { readonly kind: 'ok'; readonly keys: string[] }
+  >;
   /** Makes a new version current and keeps the previous one readable for `graceMs` (admin). */
   rotate(
     caller: SecretCaller,

@@ -76,7 +76,11 @@ export function compileSecretPolicies(policies: readonly SecretPolicy[]): Secret
  */
 export function decideSecretAccess(
   set: SecretPolicySet,
-  request: { readonly spiffeId: string; readonly path: string; readonly capability: SecretCapability },
+  request: {
+    readonly spiffeId: string;
+    readonly path: string;
+    readonly capability: SecretCapability;
+  },
 ): SecretAccessDecision {
   for (const r of set.byCapability.get(request.capability) ?? []) {
     if (!r.principals.some((p) => principalMatches(p, request.spiffeId))) continue;

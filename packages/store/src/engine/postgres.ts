@@ -4,7 +4,7 @@ import { ParleyError } from '@parley/core';
 import type { ErrorCode } from '@parley/core';
 import pg from 'pg';
 import type { CustomTypesConfig, PoolClient, QueryResult } from 'pg';
-import type { Database, SqlRow, SqlValue, Transaction } from '../database.js';
+import type { Database, SqlRow, SqlValue, Transaction, TransactionOptions } from '../database.js';
 import { redactUrl } from '../redact-url.js';
 import { statementError } from './statement-error.js';
 import { TransactionScope } from './transaction-scope.js';
@@ -143,7 +143,10 @@ export async function openPostgres(url: string): Promise<Database> {
     if (closed) throw new ParleyError('failed-precondition', `${what} on a closed store`);
   };
 
-  const attempt = async <T>(fn: (tx: Transaction) => Promise<T>): Promise<T> => {
+  const attempt = async <T>(
+    fn: (tx: Transaction) => Promise<T>,
+    options: TransactionOptions,
+  ): Promise<T> => {
     let client: PoolClient;
     try {
       client = await pool.connect();
@@ -180,6 +183,9 @@ export async function openPostgres(url: string): Promise<Database> {
     };
     try {
       await run(client, 'BEGIN', []);
+      if (options.durability === 'relaxed') {
+        await run(client, 'SET LOCAL synchronous_commit = off', []);
+      }
       const result = await scope.run(() => fn(tx));
       active = false;
       const commit = await run(client, 'COMMIT', []);
@@ -213,11 +219,14 @@ export async function openPostgres(url: string): Promise<Database> {
       assertUsable('execute');
       return (await run(pool, sql, params)).rowCount ?? 0;
     },
-    transaction: async <T>(fn: (tx: Transaction) => Promise<T>): Promise<T> => {
+    transaction: async <T>(
+      fn: (tx: Transaction) => Promise<T>,
+      options: TransactionOptions = {},
+    ): Promise<T> => {
       assertUsable('transaction');
       for (let n = 1; ; n++) {
         try {
-          return await attempt(fn);
+          return await attempt(fn, options);
         } catch (error) {
           const state = sqlState(error);
           if (n >= TRANSACTION_ATTEMPTS || state === undefined || !RETRYABLE.has(state))

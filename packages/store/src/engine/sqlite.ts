@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ParleyError } from '@parley/core';
 import type { ErrorCode } from '@parley/core';
 import BetterSqlite3 from 'better-sqlite3';
-import type { Database, SqlRow, SqlValue, Transaction } from '../database.js';
+import type { Database, SqlRow, SqlValue, Transaction, TransactionOptions } from '../database.js';
 import { statementError } from './statement-error.js';
 import { TransactionScope } from './transaction-scope.js';
 
@@ -150,43 +150,19 @@ function sqliteDatabase(connection: Connection): Database {
       (await outside(sql, params)).rows as Row[],
     execute: async (sql, params = []) => (await outside(sql, params)).count,
 
-    transaction: async <T>(fn: (tx: Transaction) => Promise<T>): Promise<T> => {
+    transaction: async <T>(
+      fn: (tx: Transaction) => Promise<T>,
+      options: TransactionOptions = {},
+    ): Promise<T> => {
       assertUsable('transaction');
+      const relaxed = options.durability === 'relaxed';
       return exclusive(async () => {
-        await whenNotBusy(() => run('BEGIN IMMEDIATE', []));
-        let active = true;
-        const check = () => {
-          if (!active) {
-            throw new ParleyError('failed-precondition', 'transaction used after it ended');
-          }
-        };
-        const tx: Transaction = {
-          engine: 'sqlite',
-          inTransaction: true,
-          query: async <Row extends object>(sql: string, params: readonly SqlValue[] = []) => {
-            check();
-            return run(sql, params).rows as Row[];
-          },
-          execute: async (sql, params = []) => {
-            check();
-            return run(sql, params).count;
-          },
-          lock: async () => check(),
-        };
+        // Per connection and between transactions only: the next `full` commit fsyncs it all.
+        if (relaxed) connection.pragma('synchronous = NORMAL');
         try {
-          const result = await scope.run(() => fn(tx));
-          active = false;
-          run('COMMIT', []);
-          return result;
-        } catch (error) {
-          try {
-            if (connection.inTransaction) connection.exec('ROLLBACK');
-          } catch {
-            // The original error says what went wrong; SQLite rolls back on close regardless.
-          }
-          throw error;
+          return await inTransaction(fn);
         } finally {
-          active = false;
+          if (relaxed) connection.pragma('synchronous = FULL');
         }
       });
     },
@@ -199,5 +175,43 @@ function sqliteDatabase(connection: Connection): Database {
     },
     [Symbol.asyncDispose]: () => sqlite.close(),
   };
+
+  async function inTransaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
+    await whenNotBusy(() => run('BEGIN IMMEDIATE', []));
+    let active = true;
+    const check = () => {
+      if (!active) {
+        throw new ParleyError('failed-precondition', 'transaction used after it ended');
+      }
+    };
+    const tx: Transaction = {
+      engine: 'sqlite',
+      inTransaction: true,
+      query: async <Row extends object>(sql: string, params: readonly SqlValue[] = []) => {
+        check();
+        return run(sql, params).rows as Row[];
+      },
+      execute: async (sql, params = []) => {
+        check();
+        return run(sql, params).count;
+      },
+      lock: async () => check(),
+    };
+    try {
+      const result = await scope.run(() => fn(tx));
+      active = false;
+      run('COMMIT', []);
+      return result;
+    } catch (error) {
+      try {
+        if (connection.inTransaction) connection.exec('ROLLBACK');
+      } catch {
+        // The original error says what went wrong; SQLite rolls back on close regardless.
+      }
+      throw error;
+    } finally {
+      active = false;
+    }
+  }
   return sqlite;
 }

@@ -38,7 +38,8 @@ const SECRET_COLUMNS = `mount, path, current_version, oldest_version, max_versio
 type Row = Record<string, unknown>;
 
 const num = (v: unknown): number => Number(v);
-const optNum = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
+const optNum = (v: unknown): number | undefined =>
+  v === null || v === undefined ? undefined : Number(v);
 const buf = (v: unknown): Buffer => Buffer.from(v as Uint8Array);
 
 function secretOf(r: Row): StoredSecret {
@@ -233,21 +234,25 @@ export async function pruneSecretVersions(
   path: string,
   oldest: number,
 ): Promise<void> {
-  await tx.execute(
-    'DELETE FROM secret_versions WHERE mount = $1 AND path = $2 AND version < $3',
-    [mount, path, oldest],
-  );
-  await tx.execute(
-    'DELETE FROM secret_consumers WHERE mount = $1 AND path = $2 AND version < $3',
-    [mount, path, oldest],
-  );
+  await tx.execute('DELETE FROM secret_versions WHERE mount = $1 AND path = $2 AND version < $3', [
+    mount,
+    path,
+    oldest,
+  ]);
+  await tx.execute('DELETE FROM secret_consumers WHERE mount = $1 AND path = $2 AND version < $3', [
+    mount,
+    path,
+    oldest,
+  ]);
 }
 
 /** Deletes a secret, every version and its consumer records; false when there was none. */
 export async function deleteSecret(tx: Transaction, mount: string, path: string): Promise<boolean> {
   await tx.execute('DELETE FROM secret_versions WHERE mount = $1 AND path = $2', [mount, path]);
   await tx.execute('DELETE FROM secret_consumers WHERE mount = $1 AND path = $2', [mount, path]);
-  return (await tx.execute('DELETE FROM secrets WHERE mount = $1 AND path = $2', [mount, path])) > 0;
+  return (
+    (await tx.execute('DELETE FROM secrets WHERE mount = $1 AND path = $2', [mount, path])) > 0
+  );
 }
 
 /** The paths of the secrets under `folder` (`''`: every one), sorted. */
@@ -259,7 +264,10 @@ export async function listSecretPaths(
   // A range instead of LIKE: `_` is a LIKE wildcard and may appear in paths; '0' follows '/'.
   const rows =
     folder === ''
-      ? await db.query<{ path: string }>('SELECT path FROM secrets WHERE mount = $1 ORDER BY path', [mount])
+      ? await db.query<{ path: string }>(
+          'SELECT path FROM secrets WHERE mount = $1 ORDER BY path',
+          [mount],
+        )
       : await db.query<{ path: string }>(
           'SELECT path FROM secrets WHERE mount = $1 AND path >= $2 AND path < $3 ORDER BY path',
           [mount, `${folder}/`, `${folder}0`],
@@ -268,7 +276,11 @@ export async function listSecretPaths(
 }
 
 /** The secrets whose previous version's grace ended by `now`. */
-export async function listEndedGraces(db: Queryable, now: number, limit: number): Promise<StoredSecret[]> {
+export async function listEndedGraces(
+  db: Queryable,
+  now: number,
+  limit: number,
+): Promise<StoredSecret[]> {
   const rows = await db.query(
     `SELECT ${SECRET_COLUMNS} FROM secrets WHERE previous_valid_until <= $1
      ORDER BY previous_valid_until LIMIT $2`,

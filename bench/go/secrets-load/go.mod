@@ -1,0 +1,3 @@
+module parley.dev/secrets-load
+
+go 1.26.0

@@ -1,0 +1,17 @@
+import { readSecretPolicySpec } from '@parley/api';
+import type { ObjectReader } from '@parley/core';
+import type { Metadata, SecretPolicyDocument, SourceRef } from './mesh-config.js';
+
+/** Reads a `SecretPolicy` document's `spec` (docs/secrets.md), its problems reported on `spec`. */
+export function readSecretPolicy(
+  spec: ObjectReader,
+  metadata: Metadata,
+  source: SourceRef,
+): SecretPolicyDocument {
+  return {
+    kind: 'SecretPolicy',
+    source,
+    metadata,
+    policy: readSecretPolicySpec(spec, metadata.name, 'mesh'),
+  };
+}
