@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
@@ -16,6 +15,7 @@ import {
   waitFor,
 } from '@parley/testing';
 import { parley, startParley } from '../identity/harness.js';
+import { secretsRequest } from './secrets-client.js';
 
 const APP = 'spiffe://example.org/orders';
 const AUDIENCE = 'spiffe://example.org/parley/secrets';
@@ -62,30 +62,7 @@ describe('secrets: PostgreSQL credential rotation with a live client', () => {
   const admin = (...args: string[]) => parley([...args, '--socket', adminSocket]);
 
   const https = (method: string, path: string, token: string | undefined, body?: unknown) =>
-    new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const req = request(
-        {
-          host: '127.0.0.1',
-          servername: 'localhost',
-          port: secretsPort,
-          method,
-          path,
-          ca: bundle,
-          headers: {
-            ...(token !== undefined && { 'x-vault-token': token }),
-            ...(payload !== undefined && { 'content-type': 'application/json' }),
-          },
-        },
-        (res) => {
-          let text = '';
-          res.on('data', (c: Buffer) => (text += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
+    secretsRequest(secretsPort, bundle, method, path, { token, body });
 
   const query = async (login: Login) => {
     const client = new pg.Client({

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { request } from 'node:https';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
@@ -19,22 +18,13 @@ import {
   waitFor,
 } from '@parley/testing';
 import { parley, startParley } from '../identity/harness.js';
+import { type Svid, secretsRequest } from './secrets-client.js';
 
 const run = promisify(execFile);
 const PYTHON = join(repoRoot, '.venv', 'bin', 'python');
 const APP = 'spiffe://example.org/app';
 const OTHER = 'spiffe://example.org/other';
 const AUDIENCE = 'spiffe://example.org/parley/secrets';
-
-interface Svid {
-  readonly cert: string;
-  readonly key: string;
-}
-
-interface Answer {
-  readonly status: number;
-  readonly body: string;
-}
 
 // The secrets module of a real `parley server run`, driven by real Vault clients (hvac, node-vault),
 // plain HTTPS with X509-SVIDs, raw sockets for path tricks, and the `parley secret` CLI.
@@ -71,33 +61,7 @@ describe('secrets: Vault KV v2 API with SPIFFE authentication', () => {
     method: string,
     path: string,
     options: { token?: string; svid?: Svid; body?: unknown } = {},
-  ) =>
-    new Promise<Answer>((resolve, reject) => {
-      const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
-      const req = request(
-        {
-          host: '127.0.0.1',
-          servername: 'localhost',
-          port: secretsPort,
-          method,
-          path,
-          ca: bundle,
-          ...(options.svid !== undefined && { cert: options.svid.cert, key: options.svid.key }),
-          headers: {
-            ...(options.token !== undefined && { 'x-vault-token': options.token }),
-            ...(payload !== undefined && { 'content-type': 'application/json' }),
-          },
-          agent: false,
-        },
-        (res) => {
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.on('error', reject);
-      req.end(payload);
-    });
+  ) => secretsRequest(secretsPort, bundle, method, path, options);
 
   /** Sends one raw HTTP/1.1 request over TLS (no client library to normalize the path). */
   const raw = (line: string, token: string) =>

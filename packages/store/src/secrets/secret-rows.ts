@@ -128,55 +128,45 @@ export async function listSecretVersions(
   return rows.map((r) => versionOf(r));
 }
 
+/** A secret's columns in SECRET_COLUMNS order, as statement parameters. */
+function secretParams(s: StoredSecret) {
+  return [
+    s.mount,
+    s.path,
+    s.currentVersion,
+    s.oldestVersion,
+    s.maxVersions,
+    s.casRequired ? 1 : 0,
+    s.deleteVersionAfterMs,
+    s.customMetadata,
+    s.kekId,
+    s.wrappedDataKey,
+    s.previousVersion ?? null,
+    s.previousValidUntil ?? null,
+    s.pendingSince ?? null,
+    s.createdAt,
+    s.updatedAt,
+  ];
+}
+
 /** Inserts a secret's row (its first write or metadata write). */
 export async function insertSecret(tx: Transaction, s: StoredSecret): Promise<void> {
   await tx.execute(
     `INSERT INTO secrets (${SECRET_COLUMNS})
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-    [
-      s.mount,
-      s.path,
-      s.currentVersion,
-      s.oldestVersion,
-      s.maxVersions,
-      s.casRequired ? 1 : 0,
-      s.deleteVersionAfterMs,
-      s.customMetadata,
-      s.kekId,
-      s.wrappedDataKey,
-      s.previousVersion ?? null,
-      s.previousValidUntil ?? null,
-      s.pendingSince ?? null,
-      s.createdAt,
-      s.updatedAt,
-    ],
+    secretParams(s),
   );
 }
 
-/** Rewrites a secret's row (everything but its key). */
+/** Rewrites a secret's row (everything but its key and creation time). */
 export async function updateSecret(tx: Transaction, s: StoredSecret): Promise<void> {
   await tx.execute(
     `UPDATE secrets SET current_version = $3, oldest_version = $4, max_versions = $5,
        cas_required = $6, delete_version_after_ms = $7, custom_metadata = $8, kek_id = $9,
        wrapped_data_key = $10, previous_version = $11, previous_valid_until = $12,
-       pending_since = $13, updated_at = $14
-     WHERE mount = $1 AND path = $2`,
-    [
-      s.mount,
-      s.path,
-      s.currentVersion,
-      s.oldestVersion,
-      s.maxVersions,
-      s.casRequired ? 1 : 0,
-      s.deleteVersionAfterMs,
-      s.customMetadata,
-      s.kekId,
-      s.wrappedDataKey,
-      s.previousVersion ?? null,
-      s.previousValidUntil ?? null,
-      s.pendingSince ?? null,
-      s.updatedAt,
-    ],
+       pending_since = $13, updated_at = $15
+     WHERE mount = $1 AND path = $2 AND created_at = $14`, // the row this transaction read
+    secretParams(s),
   );
 }
 
