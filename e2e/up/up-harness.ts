@@ -57,6 +57,7 @@ export interface UpStatus {
   readonly agentSocket: string;
   readonly xdsAddress: string;
   readonly metricsUrl: string;
+  readonly secretsUrl: string;
   readonly components: readonly {
     name: string;
     state: string;

@@ -81,6 +81,7 @@ describe('parley up --detach with the Sock Shop demo', () => {
     assert.equal(status.agentSocket, join(dir, 'agent.sock'));
     assert.match(status.xdsAddress, /^127\.0\.0\.1:\d+$/);
     assert.match(status.metricsUrl, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+    assert.match(status.secretsUrl, /^https:\/\/localhost:\d+$/);
     for (const c of status.components) {
       assert.equal(c.state, 'ready', c.name);
       assert.ok(c.pid !== null && alive(c.pid), c.name);
