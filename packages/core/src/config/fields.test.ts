@@ -174,3 +174,19 @@ describe('readConfig', () => {
     assert.deepEqual({ ...config }, { x: 1, y: 2 });
   });
 });
+
+describe('ObjectReader.objects', () => {
+  it('reads each list element through its own reader and reports unknown keys with their index', () => {
+    const read = (root: ObjectReader) =>
+      root.objects('keys').map((k) => ({ id: k.string('id'), file: k.optionalString('file') }));
+    assert.deepEqual(readConfig({ keys: [{ id: 'a', file: 'f' }, { id: 'b' }] }, read), [
+      { id: 'a', file: 'f' },
+      { id: 'b', file: undefined },
+    ]);
+    assert.deepEqual(problemsOf({ keys: [{ id: 'a' }, { id: 'b', extra: 1 }, 3] }, read), [
+      { path: 'keys[2]', message: 'must be an object' },
+      { path: 'keys[2].id', message: 'is required' },
+      { path: 'keys[1].extra', message: 'unknown field' },
+    ]);
+  });
+});
