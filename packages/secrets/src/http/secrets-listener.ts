@@ -78,7 +78,11 @@ export async function listenSecretsHttp(options: {
       ALPNProtocols: ['http/1.1'],
       handshakeTimeout: LIMITS.headersTimeoutMs,
     });
-    tls.on('secureConnection', accept);
+    tls.on('secureConnection', (socket: TLSSocket) => {
+      // A connection's client certificate never changes (TLS 1.2 renegotiation is refused).
+      socket.disableRenegotiation();
+      accept(socket);
+    });
     tls.on('tlsClientError', (_err, socket) => socket.destroy());
     server = tls;
   } else {
@@ -120,6 +124,14 @@ export async function listenSecretsHttp(options: {
 export function peerCertificateChain(req: IncomingMessage): Buffer[] {
   const socket = underlyingSocket(req.socket) as TLSSocket | undefined;
   if (socket === undefined || typeof socket.getPeerX509Certificate !== 'function') return [];
-  const leaf = socket.getPeerX509Certificate();
-  return leaf === undefined ? [] : [leaf.raw];
+  // Renegotiation is disabled on every connection, so its certificate is read once.
+  let chain = peerChains.get(socket);
+  if (chain === undefined) {
+    const leaf = socket.getPeerX509Certificate();
+    chain = leaf === undefined ? [] : [leaf.raw];
+    peerChains.set(socket, chain);
+  }
+  return chain;
 }
+
+const peerChains = new WeakMap<TLSSocket, Buffer[]>();
