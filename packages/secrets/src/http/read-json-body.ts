@@ -5,8 +5,9 @@ function plain(value: JsonValue): unknown {
   if (value instanceof JsonNumber) return value.toNumber();
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return (value as readonly JsonValue[]).map(plain);
-  // Own data properties only: `__proto__` becomes a plain key, never the prototype.
-  const out: Record<string, unknown> = {};
+  // No prototype (a missing key never finds `constructor` & co.), own data properties only:
+  // `__proto__` becomes a plain key, never the prototype.
+  const out = Object.create(null) as Record<string, unknown>;
   for (const [k, v] of value as ReadonlyMap<string, JsonValue>) {
     Object.defineProperty(out, k, { value: plain(v), enumerable: true, writable: true });
   }
