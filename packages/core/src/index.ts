@@ -65,6 +65,7 @@ export {
   MAX_CHAIN_LENGTH,
 } from './x509-svid/verify.js';
 export { type JwsAlgorithm, isJwsAlgorithm } from './jwt-svid/algorithms.js';
+export { decodeBase64Url, encodeBase64Url } from './jwt-svid/base64url.js';
 export {
   type JwtAuthority,
   type JwtSvidRequest,

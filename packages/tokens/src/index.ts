@@ -1,0 +1,20 @@
+/** The tokens module: an OAuth 2.0 authorization server for SPIFFE-authenticated workloads. */
+export {
+  type PublishedJwk,
+  type SigningAlgorithm,
+  type SigningKey,
+  type SigningKeySchedule,
+  SigningKeySet,
+  jwkThumbprint,
+} from './keys/signing-keys.js';
+export {
+  type AccessTokenClaims,
+  type AccessTokenResult,
+  type Actor,
+  type MintedAccessToken,
+  MAX_ACCESS_TOKEN_LENGTH,
+  mintAccessToken,
+  verifyAccessToken,
+} from './jwt/access-token.js';
+export * from './oauth/token-request.js';
+export { authorizationServerMetadata } from './oauth/server-metadata.js';
