@@ -77,8 +77,6 @@ await runBench('bench:secrets', 15 * 60_000, async (defer) => {
     'username=orders',
     `password=${'p'.repeat(32)}`,
   );
-  // Wait until the policy reload makes the stored policy effective (it is reloaded on write).
-  await new Promise((r) => setTimeout(r, 500));
 
   // The no-op server answers what a Parley read answers (same body size).
   const sample = await (async () => {

@@ -191,10 +191,7 @@ export async function startSecretsModule(
       clock,
       engine,
       parsePolicy: (name, spec) => parseSecretPolicyDocument(spec, name, 'admin'),
-      policiesChanged: () =>
-        void reloadAdminPolicies().catch((err: unknown) =>
-          log.error('secret policies reload failed', { error: err }),
-        ),
+      policiesChanged: reloadAdminPolicies,
       databases,
     }),
     readBody: (req) => readJsonBody(req, { maxBytes: MAX_BODY_BYTES }),

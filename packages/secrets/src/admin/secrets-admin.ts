@@ -79,8 +79,8 @@ export function createSecretsAdmin(deps: {
   readonly engine: SecretEngine;
   /** Parses a policy body (`{ rules: [...] }`), throwing an error listing every problem. */
   readonly parsePolicy: (name: string, spec: unknown) => SecretPolicy;
-  /** Called after a stored policy changed, so the effective set is reloaded. */
-  readonly policiesChanged: () => void;
+  /** Reloads the effective set after a stored policy changed (awaited: the change is in force on return). */
+  readonly policiesChanged: () => Promise<void>;
   readonly databases: ReadonlyMap<string, RotatableDatabase>;
 }): SecretsAdmin {
   const { db, clock, engine } = deps;
@@ -140,7 +140,7 @@ export function createSecretsAdmin(deps: {
           detail: { policy: name, outcome: 'allowed', requestId },
         });
       });
-      deps.policiesChanged();
+      await deps.policiesChanged();
     },
     deletePolicy: async (caller, name, requestId) => {
       checkPolicyName(name);
@@ -158,7 +158,7 @@ export function createSecretsAdmin(deps: {
         }
         return gone;
       });
-      deps.policiesChanged();
+      await deps.policiesChanged();
       return deleted;
     },
     rotate: async (caller, path: SecretPath, body, requestId) => {
