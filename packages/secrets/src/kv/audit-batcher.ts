@@ -2,22 +2,14 @@ import { ParleyError } from '@parley/core';
 import {
   type Database,
   type NewAuditEvent,
+  type SecretRead,
   appendAuditEvents,
   recordSecretReads,
 } from '@parley/store';
 
-/** A read to remember for rotation: which workload read which version. */
-export interface ConsumerRead {
-  readonly mount: string;
-  readonly path: string;
-  readonly version: number;
-  readonly spiffeId: string;
-  readonly at: number;
-}
-
 interface Pending {
   readonly event: NewAuditEvent;
-  readonly read: ConsumerRead | undefined;
+  readonly read: SecretRead | undefined;
   readonly resolve: () => void;
   readonly reject: (err: unknown) => void;
 }
@@ -39,7 +31,7 @@ export class AuditBatcher {
   constructor(private readonly db: Database) {}
 
   /** Resolves once `event` (and `read`) are committed; rejects when they could not be. */
-  record(event: NewAuditEvent, read?: ConsumerRead): Promise<void> {
+  record(event: NewAuditEvent, read?: SecretRead): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ event, read, resolve, reject });
       if (!this.#flushing) {
@@ -62,15 +54,10 @@ export class AuditBatcher {
                 tx,
                 batch.map((p) => p.event),
               );
-              // One row per (secret, version, workload): the latest read of each in this batch.
-              const reads = new Map<string, ConsumerRead>();
-              for (const p of batch) {
-                if (p.read !== undefined) {
-                  const r = p.read;
-                  reads.set(`${r.mount}\n${r.path}\n${r.version}\n${r.spiffeId}`, r);
-                }
-              }
-              await recordSecretReads(tx, [...reads.values()]);
+              await recordSecretReads(
+                tx,
+                batch.flatMap((p) => (p.read === undefined ? [] : [p.read])),
+              );
             },
             { durability: 'relaxed' },
           );

@@ -45,6 +45,10 @@ const DEFAULT_MAX_VALUE_BYTES = 512 * 1024;
 /** A staged (pending) rotation older than this is taken to have died with its server. */
 const PENDING_TIMEOUT_MS = 60_000;
 const DATA_KEY_CACHE = 10_000;
+/** Ended graces revoked per run of `finishExpiredGraces` (the rest wait for the next run). */
+const GRACES_PER_RUN = 100;
+/** The caller recorded for revocations at the end of a grace. */
+const SERVER: SecretCaller = { kind: 'admin', name: 'parley-server' };
 
 type Detail = Record<string, AuditDetailValue>;
 
@@ -154,6 +158,17 @@ export function createSecretEngine(deps: {
     );
   }
 
+  /**
+   * The oldest version kept once `version` is written: max_versions (0 = Vault's 10) counted
+   * back from it, but never past a previous version still in its rotation grace.
+   */
+  function oldestKept(secret: StoredSecret, version: number): number {
+    const keep = secret.maxVersions === 0 ? DEFAULT_MAX_VERSIONS : secret.maxVersions;
+    let oldest = Math.max(version - keep + 1, 1);
+    if (secret.previousVersion !== undefined) oldest = Math.min(oldest, secret.previousVersion);
+    return Math.max(oldest, secret.oldestVersion);
+  }
+
   function event(caller: SecretCaller, action: string, detail: Detail) {
     return { at: clock.now(), module: 'secrets', action, subject: subjectOf(caller), detail };
   }
@@ -203,7 +218,7 @@ export function createSecretEngine(deps: {
   async function versionsOp(
     caller: SecretCaller,
     path: string,
-    versions: readonly number[],
+    which: readonly number[] | 'latest',
     requestId: string,
     op: 'delete' | 'undelete' | 'destroy',
   ): Promise<SimpleOutcome> {
@@ -218,6 +233,7 @@ export function createSecretEngine(deps: {
     if (allowed === undefined) return { kind: 'denied' };
     const outcome = await change<SimpleOutcome>(path, async (tx, secret, now) => {
       if (secret === undefined) return { result: { kind: 'not-found' } };
+      const versions = which === 'latest' ? [secret.currentVersion] : which;
       if (op === 'destroy') await destroySecretVersions(tx, mount, path, versions);
       else await setVersionsDeletion(tx, mount, path, versions, op === 'delete' ? now : undefined);
       return {
@@ -334,8 +350,7 @@ export function createSecretEngine(deps: {
           deletionTime,
           sealedValue: seal(secret, version, data),
         });
-        const keep = secret.maxVersions === 0 ? DEFAULT_MAX_VERSIONS : secret.maxVersions;
-        const oldest = Math.max(secret.oldestVersion, version - keep + 1, 1);
+        const oldest = oldestKept(secret, version);
         if (oldest > secret.oldestVersion) await pruneSecretVersions(tx, mount, path, oldest);
         await updateSecret(tx, {
           ...secret,
@@ -362,16 +377,8 @@ export function createSecretEngine(deps: {
       return outcome;
     },
 
-    async deleteLatest(caller, path, { requestId }) {
-      const found = await getSecret(db, mount, path);
-      return versionsOp(
-        caller,
-        path,
-        found === undefined ? [] : [found.currentVersion],
-        requestId,
-        'delete',
-      );
-    },
+    deleteLatest: (caller, path, { requestId }) =>
+      versionsOp(caller, path, 'latest', requestId, 'delete'),
     deleteVersions: (caller, path, versions, { requestId }) =>
       versionsOp(caller, path, versions, requestId, 'delete'),
     undeleteVersions: (caller, path, versions, { requestId }) =>
@@ -414,6 +421,12 @@ export function createSecretEngine(deps: {
     },
 
     async writeMetadata(caller, path, settings: MetadataSettings, { requestId }) {
+      for (const key of ['maxVersions', 'deleteVersionAfterMs'] as const) {
+        const value = settings[key];
+        if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+          throw new RangeError(`${key} must be a non-negative integer`);
+        }
+      }
       const allowed = await authorize(caller, 'kv.metadata.write', path, 'write', requestId);
       if (allowed === undefined) return { kind: 'denied' };
       return change<SimpleOutcome>(path, async (tx, existing, now) => {
@@ -480,9 +493,13 @@ export function createSecretEngine(deps: {
 
     async rotate(caller, path, { graceMs, requestId, produce }) {
       if (caller.kind !== 'admin') throw new ParleyError('permission-denied', 'permission denied');
+      if (!Number.isSafeInteger(graceMs) || graceMs < 0) {
+        throw new RangeError('graceMs must be a non-negative integer of milliseconds');
+      }
       // A previous version still in its grace is revoked first: one grace at a time.
       await revoke(caller, path, requestId);
-      // Stage: mark the rotation pending (one at a time per secret), then produce the value.
+      // Stage: mark the rotation pending (one at a time per secret), then produce the value
+      // outside any transaction (it may change a database login, which takes its time).
       const staged = await change(path, async (tx, existing, now) => {
         if (
           existing?.pendingSince !== undefined &&
@@ -499,6 +516,8 @@ export function createSecretEngine(deps: {
             : (await getSecretVersion(tx, mount, path, secret.currentVersion))?.version;
         return {
           result: {
+            pendingSince: now,
+            created: existing === undefined,
             current:
               current === undefined || unavailable(secret, current, now)
                 ? undefined
@@ -506,13 +525,27 @@ export function createSecretEngine(deps: {
           },
         };
       });
+      const isOurs = (s: StoredSecret | undefined): s is StoredSecret =>
+        s !== undefined && s.pendingSince === staged.pendingSince;
+      /** Drops the pending stage: the current version stays current, nothing is added. */
+      const discardStage = async (
+        tx: Transaction,
+        secret: StoredSecret | undefined,
+        now: number,
+      ) => {
+        if (!isOurs(secret)) return;
+        if (staged.created && secret.currentVersion === 0) await deleteSecret(tx, mount, path);
+        else await updateSecret(tx, { ...secret, pendingSince: undefined, updatedAt: now });
+      };
       let data: SecretData;
       try {
         data = await produce(staged.current);
+        if (Buffer.byteLength(JSON.stringify(data), 'utf8') > maxValueBytes) {
+          throw new ParleyError('invalid-argument', `the rotated value of ${path} is too large`);
+        }
       } catch (err) {
         await change(path, async (tx, secret, now) => {
-          if (secret !== undefined)
-            await updateSecret(tx, { ...secret, pendingSince: undefined, updatedAt: now });
+          await discardStage(tx, secret, now);
           return {
             result: undefined,
             audit: event(caller, 'rotate', { path, outcome: 'failed', requestId }),
@@ -520,26 +553,32 @@ export function createSecretEngine(deps: {
         });
         throw err;
       }
-      await change(path, async (tx, existing, now) => {
-        const secret = existing ?? newSecret(path, now);
-        if (existing === undefined) await insertSecret(tx, secret);
-        const version = secret.currentVersion + 1;
-        await insertSecretVersion(tx, mount, path, {
-          version,
-          createdAt: now,
-          deletionTime: undefined,
-          sealedValue: seal(secret, version, data),
-        });
-        const previous = secret.currentVersion === 0 ? undefined : secret.currentVersion;
-        await updateSecret(tx, {
-          ...secret,
+      const commit = change(path, async (tx, existing, now) => {
+        if (!isOurs(existing)) {
+          // Deleted, or taken over by another rotation after PENDING_TIMEOUT_MS.
+          throw new ParleyError('failed-precondition', `the rotation of ${path} was superseded`);
+        }
+        const version = existing.currentVersion + 1;
+        const previous = existing.currentVersion === 0 ? undefined : existing.currentVersion;
+        const secret: StoredSecret = {
+          ...existing,
           currentVersion: version,
-          oldestVersion: Math.max(secret.oldestVersion, 1),
           previousVersion: previous,
           previousValidUntil: previous === undefined ? undefined : now + graceMs,
           pendingSince: undefined,
           updatedAt: now,
+        };
+        const deletionTime =
+          secret.deleteVersionAfterMs > 0 ? now + secret.deleteVersionAfterMs : undefined;
+        await insertSecretVersion(tx, mount, path, {
+          version,
+          createdAt: now,
+          deletionTime,
+          sealedValue: seal(secret, version, data),
         });
+        const oldest = oldestKept(secret, version);
+        if (oldest > secret.oldestVersion) await pruneSecretVersions(tx, mount, path, oldest);
+        await updateSecret(tx, { ...secret, oldestVersion: oldest });
         return {
           result: undefined,
           audit: event(caller, 'rotate', {
@@ -550,6 +589,15 @@ export function createSecretEngine(deps: {
             requestId,
           }),
         };
+      });
+      await commit.catch(async (err: unknown) => {
+        // Not committed (its audit record could not be written, say): the stage is dropped
+        // so that the next rotation need not wait for PENDING_TIMEOUT_MS.
+        await change(path, async (tx, secret, now) => {
+          await discardStage(tx, secret, now);
+          return { result: undefined };
+        }).catch(() => undefined);
+        throw err;
       });
       return (await status(path)) as RotationStatus;
     },
@@ -562,11 +610,25 @@ export function createSecretEngine(deps: {
     },
 
     async finishExpiredGraces() {
-      const ended = await listEndedGraces(db, clock.now(), 100);
+      const ended = await listEndedGraces(db, clock.now(), GRACES_PER_RUN);
       let n = 0;
+      const failed: { path: string; err: unknown }[] = [];
+      // One secret that cannot be revoked (its database is down) does not hold up the others.
       for (const s of ended) {
-        const r = await revoke({ kind: 'admin', name: 'parley-server' }, s.path, 'grace-ended');
-        if (r.kind === 'ok') n += 1;
+        try {
+          const r = await revoke(SERVER, s.path, 'grace-ended');
+          if (r.kind === 'ok') n += 1;
+        } catch (err) {
+          failed.push({ path: s.path, err });
+        }
+      }
+      const [first] = failed;
+      if (first !== undefined) {
+        throw new ParleyError(
+          'unavailable',
+          `${failed.length} ended grace(s) could not be revoked, the first of ${first.path}`,
+          { cause: first.err },
+        );
       }
       return n;
     },

@@ -35,9 +35,22 @@ export async function appendAudit(tx: Transaction, event: NewAuditEvent): Promis
   return stored as AuditEvent;
 }
 
+/** Rows per INSERT: powers of two down from this, so few distinct statements are prepared. */
+const MAX_ROWS_PER_INSERT = 64;
+const COLUMNS = 8;
+
+function insertSql(rows: number): string {
+  const values = Array.from({ length: rows }, (_, r) => {
+    const p = Array.from({ length: COLUMNS }, (_, c) => `$${r * COLUMNS + c + 1}`);
+    return `(${p.join(', ')})`;
+  });
+  return `INSERT INTO audit_events (seq, at, module, action, subject, detail, prev_hash, hash)
+    VALUES ${values.join(', ')}`;
+}
+
 /**
- * Appends events in order inside `tx` with one lock and one read of the chain's end (a group
- * commit of many requests' records); returns them as stored.
+ * Appends events in order inside `tx` with one lock, one read of the chain's end and a few
+ * multi-row inserts (a group commit of many requests' records); returns them as stored.
  */
 export async function appendAuditEvents(
   tx: Transaction,
@@ -65,22 +78,17 @@ export async function appendAuditEvents(
       prevHash,
     };
     const stored: AuditEvent = Object.freeze({ ...fields, hash: hashAuditEvent(fields) });
-    await tx.execute(
-      `INSERT INTO audit_events (seq, at, module, action, subject, detail, prev_hash, hash)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [
-        stored.seq,
-        stored.at,
-        stored.module,
-        stored.action,
-        stored.subject,
-        stored.detail,
-        stored.prevHash,
-        stored.hash,
-      ],
-    );
     prevHash = stored.hash;
     out.push(stored);
+  }
+  for (let done = 0; done < out.length;) {
+    let rows = MAX_ROWS_PER_INSERT;
+    while (rows > out.length - done) rows /= 2;
+    const params = out
+      .slice(done, done + rows)
+      .flatMap((e) => [e.seq, e.at, e.module, e.action, e.subject, e.detail, e.prevHash, e.hash]);
+    await tx.execute(insertSql(rows), params);
+    done += rows;
   }
   return out;
 }

@@ -251,18 +251,18 @@ export async function listSecretPaths(
   mount: string,
   folder: string,
 ): Promise<string[]> {
-  // A range instead of LIKE: `_` is a LIKE wildcard and may appear in paths; '0' follows '/'.
+  // A prefix compared for equality, not LIKE (`_` is a LIKE wildcard and may appear in paths) nor
+  // a range (PostgreSQL orders text by the database's collation, which may skip punctuation).
+  const prefix = `${folder}/`;
   const rows =
     folder === ''
-      ? await db.query<{ path: string }>(
-          'SELECT path FROM secrets WHERE mount = $1 ORDER BY path',
-          [mount],
-        )
+      ? await db.query<{ path: string }>('SELECT path FROM secrets WHERE mount = $1', [mount])
       : await db.query<{ path: string }>(
-          'SELECT path FROM secrets WHERE mount = $1 AND path >= $2 AND path < $3 ORDER BY path',
-          [mount, `${folder}/`, `${folder}0`],
+          'SELECT path FROM secrets WHERE mount = $1 AND substr(path, 1, $3) = $2',
+          [mount, prefix, prefix.length],
         );
-  return rows.map((r) => r.path);
+  // Sorted here, by code unit, whatever the database's collation.
+  return rows.map((r) => r.path).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** The secrets whose previous version's grace ended by `now`. */
@@ -292,19 +292,51 @@ export async function listSecretsNotWrappedBy(
   return rows.map(secretOf);
 }
 
-/** Records that workloads read versions (insert, or move last_read_at). */
+/** A workload's read of a secret's version, as `recordSecretReads` takes it. */
+export interface SecretRead {
+  readonly mount: string;
+  readonly path: string;
+  readonly version: number;
+  readonly spiffeId: string;
+  readonly at: number;
+}
+
+/** Rows per upsert: powers of two down from this, so few distinct statements are prepared. */
+const MAX_READS_PER_UPSERT = 64;
+
+function upsertReadsSql(rows: number): string {
+  const values = Array.from({ length: rows }, (_, r) => {
+    const p = (c: number) => `$${r * 5 + c}`;
+    return `(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(5)})`;
+  });
+  return `INSERT INTO secret_consumers (mount, path, version, spiffe_id, first_read_at, last_read_at)
+    VALUES ${values.join(', ')}
+    ON CONFLICT (mount, path, version, spiffe_id) DO UPDATE SET last_read_at = CASE
+      WHEN excluded.last_read_at > secret_consumers.last_read_at THEN excluded.last_read_at
+      ELSE secret_consumers.last_read_at END`;
+}
+
+/** Records that workloads read versions (insert, or move last_read_at), a few statements a batch. */
 export async function recordSecretReads(
   tx: Transaction,
-  reads: readonly { mount: string; path: string; version: number; spiffeId: string; at: number }[],
+  reads: readonly SecretRead[],
 ): Promise<void> {
+  // One row per key (a multi-row upsert may not touch a row twice): the latest read of each.
+  const latest = new Map<string, SecretRead>();
   for (const r of reads) {
-    await tx.execute(
-      `INSERT INTO secret_consumers (mount, path, version, spiffe_id, first_read_at, last_read_at)
-       VALUES ($1, $2, $3, $4, $5, $5)
-       ON CONFLICT (mount, path, version, spiffe_id)
-       DO UPDATE SET last_read_at = excluded.last_read_at`,
-      [r.mount, r.path, r.version, r.spiffeId, r.at],
-    );
+    const key = `${r.mount}\n${r.path}\n${r.version}\n${r.spiffeId}`;
+    const seen = latest.get(key);
+    if (seen === undefined || seen.at <= r.at) latest.set(key, r);
+  }
+  const rows = [...latest.values()];
+  for (let done = 0; done < rows.length;) {
+    let n = MAX_READS_PER_UPSERT;
+    while (n > rows.length - done) n /= 2;
+    const params = rows
+      .slice(done, done + n)
+      .flatMap((r) => [r.mount, r.path, r.version, r.spiffeId, r.at]);
+    await tx.execute(upsertReadsSql(n), params);
+    done += n;
   }
 }
 
