@@ -10,3 +10,5 @@ export * from './authz/authorization-policy.js';
 export * from './authz/policy-distribution.js';
 export * from './secrets/secret-path.js';
 export * from './secrets/secret-policy.js';
+export * from './policy/policy-fields.js';
+export * from './tokens/token-policy.js';

@@ -64,7 +64,13 @@ export {
   verifyX509Svid,
   MAX_CHAIN_LENGTH,
 } from './x509-svid/verify.js';
-export { type JwsAlgorithm, isJwsAlgorithm } from './jwt-svid/algorithms.js';
+export {
+  type JwsAlgorithm,
+  isJwsAlgorithm,
+  ecdsaDerToJose,
+  keyAlgorithmProblem,
+  verifyJwsSignature,
+} from './jwt-svid/algorithms.js';
 export { decodeBase64Url, encodeBase64Url } from './jwt-svid/base64url.js';
 export {
   type JwtAuthority,

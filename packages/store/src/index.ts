@@ -99,6 +99,8 @@ export {
   listAuditEvents,
 } from './audit/list-audit-events.js';
 export { appendAuditEvents } from './audit/append-audit.js';
+export { AuditBatcher } from './audit/audit-batcher.js';
 export * from './secrets/secret-rows.js';
 export * from './secrets/secret-tokens.js';
 export * from './secrets/secret-policies.js';
+export * from './tokens/oauth-rows.js';

@@ -1,11 +1,14 @@
 /** The tokens module: an OAuth 2.0 authorization server for SPIFFE-authenticated workloads. */
 export {
+  type PrivateKeyStore,
   type PublishedJwk,
   type SigningAlgorithm,
   type SigningKey,
   type SigningKeySchedule,
-  SigningKeySet,
+  TokenSigningKeys,
   jwkThumbprint,
+  planSigningKeys,
+  publishedJwk,
 } from './keys/signing-keys.js';
 export {
   type AccessTokenClaims,

@@ -26,7 +26,7 @@ describe('parley mesh', () => {
     assert.equal(code, 0);
     assert.equal(
       stdout,
-      'valid: 3 services, 1 route, 1 traffic policy, 1 authorization policy, 0 secret policies in 4 files\n',
+      'valid: 3 services, 1 route, 1 traffic policy, 1 authorization policy, 0 secret policies, 0 token policies in 4 files\n',
     );
   });
 

@@ -174,7 +174,8 @@ export const MESH_SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
       `valid: ${count(c.services.length, 'service')}, ${count(c.routes.length, 'route')}, ` +
         `${count(c.trafficPolicies.length, 'traffic policy').replace('policys', 'policies')}, ` +
         `${count(c.authorizationPolicies.length, 'authorization policy').replace('policys', 'policies')}, ` +
-        `${count(c.secretPolicies.length, 'secret policy').replace('policys', 'policies')} ` +
+        `${count(c.secretPolicies.length, 'secret policy').replace('policys', 'policies')}, ` +
+        `${count(c.tokenPolicies.length, 'token policy').replace('policys', 'policies')} ` +
         `in ${count(loaded.files, 'file')}\n`,
     );
     return 0;

@@ -6,13 +6,19 @@ import type {
   RouteMatch,
   SecretPolicyDocument,
   Service,
+  TokenPolicyDocument,
   TrafficPolicy,
 } from './mesh-config.js';
 import { formatSocketAddress } from './read-common.js';
 
 /** A document read from one file, before the checks that span documents. */
 export type MeshDocument =
-  Service | Route | TrafficPolicy | AuthorizationPolicy | SecretPolicyDocument;
+  | Service
+  | Route
+  | TrafficPolicy
+  | AuthorizationPolicy
+  | SecretPolicyDocument
+  | TokenPolicyDocument;
 
 /** Reports a problem at a field path of a document. */
 export type ReportProblem = (doc: MeshDocument, path: string, message: string) => void;
@@ -64,6 +70,7 @@ export function checkMesh(
   const policies = byName(of('TrafficPolicy'), report);
   const authz = byName(of('AuthorizationPolicy'), report);
   const secretPolicies = byName(of('SecretPolicy'), report);
+  const tokenPolicies = byName(of('TokenPolicy'), report);
 
   const ids = new Map<string, Service>();
   const inbound = new Map<string, string>();
@@ -218,5 +225,6 @@ export function checkMesh(
     trafficPolicies: sorted(policies),
     authorizationPolicies: sorted(authz),
     secretPolicies: sorted(secretPolicies),
+    tokenPolicies: sorted(tokenPolicies),
   };
 }

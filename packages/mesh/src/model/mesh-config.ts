@@ -4,6 +4,7 @@ import type {
   AuthzRule,
   AuthzSelector,
   SecretPolicy,
+  TokenPolicy,
 } from '@parley/api';
 import type { Duration, SpiffeId } from '@parley/core';
 
@@ -21,6 +22,7 @@ export const MESH_KINDS = [
   'TrafficPolicy',
   'AuthorizationPolicy',
   'SecretPolicy',
+  'TokenPolicy',
 ] as const;
 
 /** One kind of mesh config document. */
@@ -257,6 +259,14 @@ export interface SecretPolicyDocument {
   readonly policy: SecretPolicy;
 }
 
+/** A `TokenPolicy` (docs/tokens.md): who may obtain tokens for which audiences and scopes. */
+export interface TokenPolicyDocument {
+  readonly kind: 'TokenPolicy';
+  readonly source: SourceRef;
+  readonly metadata: Metadata;
+  readonly policy: TokenPolicy;
+}
+
 /** A validated mesh config: every document, by kind, sorted by name. */
 export interface MeshConfig {
   readonly services: readonly Service[];
@@ -264,4 +274,5 @@ export interface MeshConfig {
   readonly trafficPolicies: readonly TrafficPolicy[];
   readonly authorizationPolicies: readonly AuthorizationPolicy[];
   readonly secretPolicies: readonly SecretPolicyDocument[];
+  readonly tokenPolicies: readonly TokenPolicyDocument[];
 }

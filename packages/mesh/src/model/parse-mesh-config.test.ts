@@ -190,7 +190,7 @@ kind: Gateway
 key: [unclosed`,
     [
       'x.yaml:1: apiVersion: must be parley.dev/v1',
-      'x.yaml:7: kind: must be one of Service, Route, TrafficPolicy, AuthorizationPolicy, SecretPolicy',
+      'x.yaml:7: kind: must be one of Service, Route, TrafficPolicy, AuthorizationPolicy, SecretPolicy, TokenPolicy',
       'x.yaml:9: invalid YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
     ],
   ],

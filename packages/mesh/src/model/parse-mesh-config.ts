@@ -6,7 +6,7 @@ import type { MeshProblem } from './mesh-problem.js';
 import { readAuthorizationPolicy } from './read-authorization-policy.js';
 import { DOCUMENT_NAME, SERVICE_NAME, readMetadata } from './read-common.js';
 import { readRoute } from './read-route.js';
-import { readSecretPolicy } from './read-secret-policy.js';
+import { readSecretPolicy, readTokenPolicy } from './read-module-policies.js';
 import { readService } from './read-service.js';
 import { readTrafficPolicy } from './read-traffic-policy.js';
 import { lineOf } from './yaml-locate.js';
@@ -222,5 +222,7 @@ function read(
       return readAuthorizationPolicy(spec, metadata, source);
     case 'SecretPolicy':
       return readSecretPolicy(spec, metadata, source);
+    case 'TokenPolicy':
+      return readTokenPolicy(spec, metadata, source);
   }
 }

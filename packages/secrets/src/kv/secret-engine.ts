@@ -2,7 +2,9 @@ import { type Clock, ParleyError } from '@parley/core';
 import type { SecretCapability } from '@parley/api';
 import {
   type AuditDetailValue,
+  AuditBatcher,
   type Database,
+  type SecretRead,
   type StoredSecret,
   type StoredSecretVersion,
   type Transaction,
@@ -19,12 +21,12 @@ import {
   listSecretVersions,
   listSecretsNotWrappedBy,
   pruneSecretVersions,
+  recordSecretReads,
   setVersionsDeletion,
   updateSecret,
 } from '@parley/store';
 import { dataKeyAad, newDataKey, openValue, sealValue, valueAad } from '../crypto/envelope.js';
 import type { Keyring } from '../crypto/keyring.js';
-import { AuditBatcher } from './audit-batcher.js';
 import type {
   AccessDecision,
   AccessRequest,
@@ -94,7 +96,7 @@ export function createSecretEngine(deps: {
   const { db, keyring, clock } = deps;
   const mount = deps.mount ?? 'secret';
   const maxValueBytes = deps.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
-  const batcher = new AuditBatcher(db);
+  const batcher = new AuditBatcher<SecretRead>(db, recordSecretReads);
   const dataKeys = new Map<string, Buffer>();
 
   function dataKeyOf(secret: StoredSecret): Buffer {

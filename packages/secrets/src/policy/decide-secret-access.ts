@@ -4,6 +4,7 @@ import {
   type SecretPathGlob,
   type SecretPolicy,
   matchSecretPathGlob,
+  matchStringPattern,
 } from '@parley/api';
 
 /** The decision on one secrets request, with the policy and rule that made it. */
@@ -28,19 +29,6 @@ interface CompiledRule {
 /** Rules by capability, denies first, each list in (policy name, rule order) order. */
 export interface SecretPolicySet {
   readonly byCapability: ReadonlyMap<SecretCapability, readonly CompiledRule[]>;
-}
-
-function principalMatches(p: AuthzStringPattern, id: string): boolean {
-  switch (p.kind) {
-    case 'any':
-      return true;
-    case 'exact':
-      return id === p.value;
-    case 'prefix':
-      return id.startsWith(p.value);
-    case 'suffix':
-      return id.endsWith(p.value);
-  }
 }
 
 /** Indexes policies for `decideSecretAccess` (pure; build once per policy change). */
@@ -83,7 +71,7 @@ export function decideSecretAccess(
   },
 ): SecretAccessDecision {
   for (const r of set.byCapability.get(request.capability) ?? []) {
-    if (!r.principals.some((p) => principalMatches(p, request.spiffeId))) continue;
+    if (!r.principals.some((p) => matchStringPattern(p, request.spiffeId))) continue;
     if (!r.paths.some((g) => matchSecretPathGlob(g, request.path))) continue;
     return r.deny
       ? { allowed: false, reason: 'denied-by-rule', policy: r.policy, rule: r.rule }

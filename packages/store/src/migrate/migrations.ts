@@ -208,6 +208,33 @@ export const MIGRATIONS: readonly Migration[] = [
       )${d.tableOptions}`,
     ],
   },
+  {
+    id: 6,
+    name: 'tokens',
+    // The tokens module (docs/tokens.md): the OAuth signing keys of every server replica (public
+    // JWK and schedule; the private key stays in that replica's key manager), and the ids of
+    // revoked access tokens until they would have expired anyway.
+    up: (d) => [
+      `CREATE TABLE oauth_signing_keys (
+        kid ${d.text} PRIMARY KEY,
+        server_id ${d.text} NOT NULL,
+        key_id ${d.text} NOT NULL,
+        alg ${d.text} NOT NULL,
+        public_jwk ${d.text} NOT NULL,
+        active_from ${d.bigint} NOT NULL,
+        active_until ${d.bigint} NOT NULL,
+        published_until ${d.bigint} NOT NULL
+      )${d.tableOptions}`,
+      'CREATE INDEX oauth_signing_keys_server ON oauth_signing_keys (server_id)',
+      `CREATE TABLE oauth_revoked_tokens (
+        jti ${d.text} PRIMARY KEY,
+        client_id ${d.text} NOT NULL,
+        revoked_at ${d.bigint} NOT NULL,
+        expires_at ${d.bigint} NOT NULL
+      )${d.tableOptions}`,
+      'CREATE INDEX oauth_revoked_tokens_expires_at ON oauth_revoked_tokens (expires_at)',
+    ],
+  },
 ];
 
 /** The schema version of this build: the id of its last migration. */

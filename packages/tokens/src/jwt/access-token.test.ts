@@ -1,25 +1,30 @@
 import assert from 'node:assert/strict';
-import { createHmac, generateKeyPairSync, sign } from 'node:crypto';
+import { type KeyObject, createHmac, generateKeyPairSync, sign } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { encodeBase64Url } from '@parley/core';
-import { type SigningAlgorithm, SigningKeySet } from '../keys/signing-keys.js';
+import { type SigningAlgorithm, type SigningKey, publishedJwk } from '../keys/signing-keys.js';
 import { mintAccessToken, verifyAccessToken } from './access-token.js';
 
 const T0 = Date.UTC(2026, 10, 24);
 const ISSUER = 'https://localhost:8443';
-const generate = (alg: SigningAlgorithm) =>
-  alg === 'ES256'
-    ? generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
-    : generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
-
 function keys(alg: SigningAlgorithm) {
-  const set = new SigningKeySet(
-    { alg, activeMs: 3_600_000, overlapMs: 60_000, maxTokenTtlMs: 600_000 },
-    generate,
-    { now: () => T0 },
-  );
-  const key = set.advance();
-  return { key, jwks: set.jwks().keys };
+  const { privateKey, publicKey } =
+    alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = publishedJwk(publicKey, alg);
+  const key: SigningKey & { privateKey: KeyObject } = {
+    kid: jwk.kid,
+    alg,
+    activeFrom: T0,
+    activeUntil: T0 + 3_600_000,
+    privateKey,
+    sign: async (input) =>
+      alg === 'ES256'
+        ? sign('sha256', input, { key: privateKey, dsaEncoding: 'ieee-p1363' })
+        : sign('sha256', input, privateKey),
+  };
+  return { key, jwks: [jwk] };
 }
 
 const claims = {
@@ -41,9 +46,9 @@ function forge(header: object, body: object, signer?: (input: string) => Buffer)
 
 describe('RFC 9068 access tokens', () => {
   for (const alg of ['ES256', 'RS256'] as const) {
-    it(`mints and verifies with ${alg}, with certificate binding and an actor`, () => {
+    it(`mints and verifies with ${alg}, with certificate binding and an actor`, async () => {
       const { key, jwks } = keys(alg);
-      const minted = mintAccessToken(key, {
+      const minted = await mintAccessToken(key, {
         ...claims,
         x5tS256: 'abc',
         act: { sub: 'spiffe://example.org/gateway' },
@@ -64,9 +69,9 @@ describe('RFC 9068 access tokens', () => {
     });
   }
 
-  it('refuses expired, future-dated, wrong-issuer and wrong-audience tokens', () => {
+  it('refuses expired, future-dated, wrong-issuer and wrong-audience tokens', async () => {
     const { key, jwks } = keys('ES256');
-    const { token } = mintAccessToken(key, claims);
+    const { token } = await mintAccessToken(key, claims);
     assert.match(
       String(verifyAccessToken(token, jwks, { ...expected, now: T0 + 300_000 }).ok),
       /false/,

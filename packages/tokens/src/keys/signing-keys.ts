@@ -1,19 +1,17 @@
-import { type KeyObject, createHash, createPublicKey } from 'node:crypto';
-import type { Clock } from '@parley/core';
+import { type KeyObject, createHash, randomBytes } from 'node:crypto';
+import { type Clock, type KeyType, type Signer, ecdsaDerToJose } from '@parley/core';
+import {
+  type Database,
+  type StoredSigningKey,
+  deleteSigningKey,
+  insertSigningKey,
+  listPublishedSigningKeys,
+  listServerSigningKeys,
+  setSigningKeyPeriod,
+} from '@parley/store';
 
 /** The JWS algorithms the token server signs with: ES256 by default, RS256 optional. */
 export type SigningAlgorithm = 'ES256' | 'RS256';
-
-/** One signing key: its private key, its `kid`, and when it signs and when it is published. */
-export interface SigningKey {
-  readonly kid: string;
-  readonly alg: SigningAlgorithm;
-  readonly privateKey: KeyObject;
-  /** From when it signs (it is published from its creation, `overlap` earlier). */
-  readonly activeFrom: number;
-  /** When it stops signing. */
-  readonly activeUntil: number;
-}
 
 /** A JWK of a published verification key (RFC 7517 §4, `use: sig`). */
 export interface PublishedJwk {
@@ -35,6 +33,29 @@ export interface SigningKeySchedule {
   readonly maxTokenTtlMs: number;
 }
 
+/** Where this replica's private keys live (the server's key manager): they never leave it. */
+export interface PrivateKeyStore {
+  generateKey(id: string, type: KeyType): Promise<Signer>;
+  getKey(id: string): Promise<Signer | undefined>;
+  deleteKey(id: string): Promise<boolean>;
+}
+
+/** A key this replica signs with. */
+export interface SigningKey {
+  readonly kid: string;
+  readonly alg: SigningAlgorithm;
+  readonly activeFrom: number;
+  readonly activeUntil: number;
+  /** Signs a JWS signing input; the signature in JWS form (R||S for ECDSA). */
+  sign(input: Uint8Array): Promise<Uint8Array>;
+}
+
+/** A signing period to create. */
+export interface KeyWindow {
+  readonly activeFrom: number;
+  readonly activeUntil: number;
+}
+
 /** The kid of a key: RFC 7638 thumbprint of its public JWK (base64url SHA-256). */
 export function jwkThumbprint(jwk: Readonly<Record<string, unknown>>): string {
   // RFC 7638 §3.2: the required members only, in lexicographic order, no whitespace.
@@ -43,84 +64,173 @@ export function jwkThumbprint(jwk: Readonly<Record<string, unknown>>): string {
   return createHash('sha256').update(canonical, 'utf8').digest('base64url');
 }
 
-function publicJwk(key: SigningKey): PublishedJwk {
-  const jwk = createPublicKey(key.privateKey).export({ format: 'jwk' }) as Record<string, string>;
+/**
+ * The signing periods to create at `now` given a replica's keys: one active now when none is,
+ * and the next one once the last ends within `overlapMs` (so it is published that long before it
+ * signs). Pure: the schedule's whole logic.
+ */
+export function planSigningKeys(
+  keys: readonly KeyWindow[],
+  now: number,
+  schedule: Pick<SigningKeySchedule, 'activeMs' | 'overlapMs'>,
+): KeyWindow[] {
+  const { activeMs, overlapMs } = schedule;
+  const windows = [...keys];
+  const plan: KeyWindow[] = [];
+  if (!windows.some((k) => k.activeFrom <= now && now < k.activeUntil)) {
+    const w = { activeFrom: now, activeUntil: now + activeMs };
+    windows.push(w);
+    plan.push(w);
+  }
+  const last = Math.max(...windows.map((k) => k.activeUntil));
+  if (last - overlapMs <= now) plan.push({ activeFrom: last, activeUntil: last + activeMs });
+  return plan;
+}
+
+const KEY_TYPE: Readonly<Record<SigningAlgorithm, KeyType>> = {
+  ES256: 'ec-p256',
+  RS256: 'rsa-2048',
+};
+
+/** The published JWK of a public key: its members, an RFC 7638 kid, `use: sig` and `alg`. */
+export function publishedJwk(publicKey: KeyObject, alg: SigningAlgorithm): PublishedJwk {
+  const jwk = publicKey.export({ format: 'jwk' }) as Record<string, string>;
   const kty = jwk['kty'] as string;
   const members =
     kty === 'EC'
       ? { crv: jwk['crv'] as string, x: jwk['x'] as string, y: jwk['y'] as string }
       : { n: jwk['n'] as string, e: jwk['e'] as string };
-  return { kty, ...members, kid: key.kid, use: 'sig', alg: key.alg };
+  const unsigned = { kty, ...members };
+  return { ...unsigned, kid: jwkThumbprint(unsigned), use: 'sig', alg };
+}
+
+function signingKey(row: StoredSigningKey, signer: Signer): SigningKey {
+  const alg = row.alg as SigningAlgorithm;
+  return {
+    kid: row.kid,
+    alg,
+    activeFrom: row.activeFrom,
+    activeUntil: row.activeUntil,
+    sign:
+      alg === 'ES256'
+        ? async (input) => ecdsaDerToJose(await signer.sign(input), 32)
+        : (input) => signer.sign(input),
+  };
 }
 
 /**
- * The token server's signing keys under a rotation schedule: the next key is made and published
- * `overlapMs` before it starts signing; a key signs for `activeMs`; a retired key stays in the
- * JWKS `maxTokenTtlMs` after it stopped signing, so every token it signed can be verified until
- * it expires. `advance(now)` is the only mutation; what it returns is the current key.
+ * The token server's signing keys under a rotation schedule (docs/tokens.md). Each server
+ * replica has its own keys, created in its key manager; their public JWKs and periods are in the
+ * datastore, so every replica publishes every replica's keys. A key is published `overlapMs`
+ * before it signs, signs for `activeMs`, and stays published `maxTokenTtlMs` after, so every
+ * token it signed verifies until it expires. `advance` applies the schedule; the rest reads what
+ * it loaded.
  */
-export class SigningKeySet {
-  #keys: SigningKey[] = [];
-  readonly #jwks = new Map<string, PublishedJwk>();
+export class TokenSigningKeys {
+  #own: SigningKey[] = [];
+  #published: PublishedJwk[] = [];
+  #jwksJson = '{"keys":[]}';
 
   constructor(
-    private readonly schedule: SigningKeySchedule,
-    private readonly generate: (alg: SigningAlgorithm) => KeyObject,
-    private readonly clock: Clock,
-    initial: readonly SigningKey[] = [],
+    private readonly deps: {
+      readonly db: Database;
+      readonly keys: PrivateKeyStore;
+      readonly serverId: string;
+      readonly schedule: SigningKeySchedule;
+      readonly clock: Clock;
+    },
   ) {
-    if (schedule.overlapMs >= schedule.activeMs) {
-      throw new RangeError('the overlap must be shorter than a key signs');
-    }
-    this.#keys = [...initial].sort((a, b) => a.activeFrom - b.activeFrom);
+    const { activeMs, overlapMs } = deps.schedule;
+    if (overlapMs >= activeMs) throw new RangeError('the overlap must be shorter than a key signs');
   }
 
-  /** Makes, retires and drops keys as the schedule says at `now`; returns the signing key. */
-  advance(now = this.clock.now()): SigningKey {
-    const { activeMs, overlapMs, maxTokenTtlMs } = this.schedule;
-    this.#keys = this.#keys.filter((k) => k.activeUntil + maxTokenTtlMs > now);
-    if (!this.#keys.some((k) => k.activeFrom <= now && now < k.activeUntil)) {
-      this.#keys.push(this.#make(now, now + activeMs));
+  /** Creates, retires and drops this replica's keys as the schedule says; reloads the JWK Set. */
+  async advance(): Promise<void> {
+    const { db, keys, serverId, schedule, clock } = this.deps;
+    const now = clock.now();
+    let rows = await listServerSigningKeys(db, serverId);
+    for (const row of rows.filter((r) => r.publishedUntil <= now)) {
+      await keys.deleteKey(row.keyId);
+      await deleteSigningKey(db, row.kid);
     }
-    const last = this.#keys[this.#keys.length - 1] as SigningKey;
-    if (last.activeUntil - overlapMs <= now) {
-      this.#keys.push(this.#make(last.activeUntil, last.activeUntil + activeMs));
+    rows = rows.filter((r) => r.publishedUntil > now);
+    const own: SigningKey[] = [];
+    for (const row of rows) {
+      const loaded = this.#own.find((k) => k.kid === row.kid);
+      if (
+        loaded !== undefined &&
+        loaded.activeFrom === row.activeFrom &&
+        loaded.activeUntil === row.activeUntil
+      ) {
+        own.push(loaded);
+        continue;
+      }
+      const signer = await keys.getKey(row.keyId);
+      if (signer !== undefined) own.push(signingKey(row, signer));
+      else if (row.activeUntil > now) {
+        // The private key is gone (a memory key manager restarted): the key stays published for
+        // the tokens it signed, but signs no more; the plan below replaces it.
+        await setSigningKeyPeriod(db, row.kid, row.activeFrom, Math.max(row.activeFrom, now));
+      }
     }
-    for (const kid of this.#jwks.keys()) {
-      if (!this.#keys.some((k) => k.kid === kid)) this.#jwks.delete(kid);
+    const windows = own.map((k) => ({ activeFrom: k.activeFrom, activeUntil: k.activeUntil }));
+    for (const w of planSigningKeys(windows, now, schedule)) {
+      own.push(await this.#create(w));
     }
-    return this.current(now);
+    this.#own = own.sort((a, b) => a.activeFrom - b.activeFrom);
+    this.#published = (await listPublishedSigningKeys(db, now)).map(
+      (r) => JSON.parse(r.publicJwk) as PublishedJwk,
+    );
+    this.#jwksJson = JSON.stringify({ keys: this.#published });
   }
 
-  /** The key that signs at `now` (call `advance` first). */
-  current(now = this.clock.now()): SigningKey {
-    const key = this.#keys.find((k) => k.activeFrom <= now && now < k.activeUntil);
-    if (key === undefined) throw new Error('no signing key is active: call advance()');
+  /**
+   * Rotates now: the current key stops signing and the next one, already published, starts; a
+   * new next key is published. Tokens of the old key stay verifiable until they expire.
+   */
+  async rotate(): Promise<void> {
+    const { db, clock } = this.deps;
+    const now = clock.now();
+    const current = this.#own.find((k) => k.activeFrom <= now && now < k.activeUntil);
+    const next = this.#own.find((k) => k.activeFrom > now);
+    if (current !== undefined) await setSigningKeyPeriod(db, current.kid, current.activeFrom, now);
+    if (next !== undefined) await setSigningKeyPeriod(db, next.kid, now, next.activeUntil);
+    await this.advance();
+  }
+
+  /** The key that signs at `now`. */
+  current(now = this.deps.clock.now()): SigningKey {
+    const key = this.#own.find((k) => k.activeFrom <= now && now < k.activeUntil);
+    if (key === undefined) throw new Error('no signing key is active: advance() has not run');
     return key;
   }
 
-  /** Every key held: the retired ones still published, the active one, the next one. */
-  keys(): readonly SigningKey[] {
-    return this.#keys;
+  /** The published verification keys of every replica. */
+  published(): readonly PublishedJwk[] {
+    return this.#published;
   }
 
-  /** The published JWK Set (RFC 7517 §5): every key held, `use: sig`. */
-  jwks(): { readonly keys: readonly PublishedJwk[] } {
-    return {
-      keys: this.#keys.map((k) => {
-        let jwk = this.#jwks.get(k.kid);
-        if (jwk === undefined) {
-          jwk = publicJwk(k);
-          this.#jwks.set(k.kid, jwk);
-        }
-        return jwk;
-      }),
+  /** The JWK Set document (RFC 7517 §5), serialized once per change. */
+  jwksJson(): string {
+    return this.#jwksJson;
+  }
+
+  async #create(w: KeyWindow): Promise<SigningKey> {
+    const { db, keys, serverId, schedule } = this.deps;
+    const keyId = `oauth-${w.activeFrom}-${randomBytes(4).toString('hex')}`;
+    const signer = await keys.generateKey(keyId, KEY_TYPE[schedule.alg]);
+    const jwk = publishedJwk(signer.publicKey, schedule.alg);
+    const row: StoredSigningKey = {
+      kid: jwk.kid,
+      serverId,
+      keyId,
+      alg: schedule.alg,
+      publicJwk: JSON.stringify(jwk),
+      activeFrom: w.activeFrom,
+      activeUntil: w.activeUntil,
+      publishedUntil: w.activeUntil + schedule.maxTokenTtlMs,
     };
-  }
-
-  #make(activeFrom: number, activeUntil: number): SigningKey {
-    const privateKey = this.generate(this.schedule.alg);
-    const jwk = createPublicKey(privateKey).export({ format: 'jwk' });
-    return { kid: jwkThumbprint(jwk), alg: this.schedule.alg, privateKey, activeFrom, activeUntil };
+    await insertSigningKey(db, row);
+    return signingKey(row, signer);
   }
 }
