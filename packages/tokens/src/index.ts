@@ -19,5 +19,11 @@ export {
   mintAccessToken,
   verifyAccessToken,
 } from './jwt/access-token.js';
+export { type VerificationJwk, type JwtResult, verifyJwt } from './jwt/jws.js';
 export * from './oauth/token-request.js';
 export { authorizationServerMetadata } from './oauth/server-metadata.js';
+export * from './oauth/client-auth.js';
+export * from './oauth/token-service.js';
+export { type JwksLocation, JwksIssuer, parseJwks } from './oauth/jwks-source.js';
+export * from './policy/decide-token-grant.js';
+export { type PeerCertificate, createTokensApi } from './http/tokens-api.js';

@@ -34,6 +34,7 @@ import type { AuthzModule } from './authz-module.js';
 import { checkWithToken, fetchJwks } from './authz-check.js';
 import type { MeshAdmin } from './mesh-routes.js';
 import type { SecretsModule } from './secrets-module.js';
+import type { TokensModule } from './tokens-module.js';
 import type { MeshConfig } from './server-config.js';
 
 /** The mesh module as the server runs it: its long-lived task and what the admin API reads. */
@@ -105,6 +106,7 @@ export async function startMeshModule(
     readonly authz?: AuthzModule;
     /** Secrets: the served commit's SecretPolicy documents join its effective policy set. */
     readonly secrets?: Pick<SecretsModule, 'serveMeshPolicies'> | undefined;
+    readonly tokens?: Pick<TokensModule, 'serveMeshPolicies'> | undefined;
   },
 ): Promise<MeshModule> {
   const { ca, clock, log, authz } = deps;
@@ -139,6 +141,7 @@ export async function startMeshModule(
     if (commit !== undefined && config !== undefined) {
       authz?.serve(commit, config);
       deps.secrets?.serveMeshPolicies(config.secretPolicies.map((d) => d.policy));
+      deps.tokens?.serveMeshPolicies(config.tokenPolicies.map((d) => d.policy));
     }
   });
   const proxies = new ProxyStatusRegistry(clock);

@@ -19,6 +19,7 @@ import {
   Ca,
   DiskKeyManager,
   FileAuthorityJournal,
+  type KeyManager,
   MemoryAuthorityJournal,
   MemoryKeyManager,
   type NodeAttestor,
@@ -46,6 +47,7 @@ import { listen, listenUnix } from '../listen.js';
 import { Metrics } from '../metrics.js';
 import type { MeshAdmin } from './mesh-routes.js';
 import type { SecretsModule } from './secrets-module.js';
+import type { TokensModule } from './tokens-module.js';
 import type { ServerConfig } from './server-config.js';
 
 /** The server's own SPIFFE ID in its trust domain (agents check it instead of a host name). */
@@ -76,6 +78,8 @@ export interface ServerExtensions {
     mesh: MeshAdmin | undefined;
     /** The secrets module, when it runs (its API is also served on the admin socket). */
     secrets: SecretsModule | undefined;
+    /** The tokens module, when it runs (its key admin on the admin socket). */
+    tokens: TokensModule | undefined;
   }) => Parameters<typeof createServer>[1];
   /** The secrets module (Vault KV v2-compatible store), started when the config has `secrets:`. */
   readonly secrets?: (deps: {
@@ -88,6 +92,17 @@ export interface ServerExtensions {
     log: Log;
     env: Readonly<Record<string, string | undefined>>;
   }) => Promise<SecretsModule | undefined>;
+  /** The tokens module (OAuth 2.0 authorization server), started when the config has `tokens:`. */
+  readonly tokens?: (deps: {
+    ca: Ca;
+    keyManager: KeyManager;
+    material: RotatingTlsMaterial;
+    config: ServerConfig;
+    db: Database;
+    metrics: Metrics;
+    clock: Clock;
+    log: Log;
+  }) => Promise<TokensModule | undefined>;
   /** The mesh module (ADS from a Git repository), started when the config has `mesh:`. */
   readonly mesh?: (deps: {
     ca: Ca;
@@ -98,6 +113,7 @@ export interface ServerExtensions {
     clock: Clock;
     log: Log;
     secrets: SecretsModule | undefined;
+    tokens: TokensModule | undefined;
   }) => Promise<(MeshAdmin & { task: Task; close: () => void }) | undefined>;
 }
 
@@ -286,6 +302,16 @@ export async function runServer(
       log,
       env,
     });
+    const tokens = await extensions.tokens?.({
+      ca,
+      keyManager,
+      material,
+      config,
+      db,
+      metrics,
+      clock,
+      log,
+    });
     const mesh = await extensions.mesh?.({
       ca,
       material,
@@ -295,8 +321,9 @@ export async function runServer(
       clock,
       log,
       secrets,
+      tokens,
     });
-    const admin = extensions.adminApi?.({ db, ca, config, clock, log, mesh, secrets });
+    const admin = extensions.adminApi?.({ db, ca, config, clock, log, mesh, secrets, tokens });
     const adminServer =
       admin === undefined
         ? undefined
@@ -328,6 +355,7 @@ export async function runServer(
       },
       ...(mesh === undefined ? [] : [mesh.task]),
       ...(secrets === undefined ? [] : [secrets.task]),
+      ...(tokens === undefined ? [] : [tokens.task]),
     ];
     try {
       await runTasks(signal, tasks);
@@ -336,6 +364,7 @@ export async function runServer(
       grpc.forceShutdown();
       mesh?.close();
       await secrets?.close();
+      await tokens?.close();
       adminServer?.close();
       health.close();
     }

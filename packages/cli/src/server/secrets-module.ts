@@ -30,6 +30,7 @@ import {
 import { type Database, listEntries, listSecretPolicies } from '@parley/store';
 import type { Log } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { followServerSvid, peerSvidVerifier } from './server-svid.js';
 import { loadKeyring, readSecretSource } from './secrets-keys.js';
 import type { SecretsConfig } from './server-config.js';
 
@@ -147,32 +148,14 @@ export async function startSecretsModule(
     return admin;
   };
 
-  const verifiedLeaves = new Map<string, { result: Authentication; until: number }>();
+  const verifyPeer = peerSvidVerifier(ca, clock);
   const api = createSecretsApi({
     engine,
     clock,
     auth: {
       x509: (chain) => {
         const [leaf] = chain;
-        if (leaf === undefined) return { ok: false, reason: 'no client certificate' };
-        // Verified once per certificate for a few seconds (a connection presents the same one
-        // on every request); a CA change is seen within X509_CACHE_MS.
-        const key = leaf.toString('base64');
-        const now = clock.now();
-        const cached = verifiedLeaves.get(key);
-        if (cached !== undefined && cached.until > now) return cached.result;
-        const intermediates = ca.x509Authorities().flatMap((a) => a.certChain.slice(0, -1));
-        const r = verifyX509Svid([leaf, ...intermediates], bundleSet(ca.bundle()), clock);
-        const result: Authentication = r.ok
-          ? { ok: true, spiffeId: r.svid.spiffeId.toString(), expiresAt: r.svid.expiresAt }
-          : r;
-        if (verifiedLeaves.size >= 10_000) verifiedLeaves.clear();
-        const until = Math.min(
-          now + X509_CACHE_MS,
-          result.ok ? result.expiresAt : now + X509_CACHE_MS,
-        );
-        verifiedLeaves.set(key, { result, until });
-        return result;
+        return leaf === undefined ? { ok: false, reason: 'no client certificate' } : verifyPeer(leaf);
       },
       jwt: (token) => {
         const r = verifyJwtSvid(token, bundleSet(ca.bundle()), config.audiences, clock);
@@ -208,39 +191,10 @@ export async function startSecretsModule(
   };
 
   // The listener's certificate is the server's SVID, swapped in when it rotates.
-  let identity: { certificate: Buffer; privateKey: Buffer } | null = null;
-  let caCerts: { caCertificate: Buffer } | null = null;
-  const tlsOptions = () =>
-    identity === null
-      ? undefined
-      : {
-          cert: identity.certificate,
-          key: identity.privateKey,
-          ...(caCerts !== null && { ca: caCerts.caCertificate }),
-        };
-  let listener: SecretsHttpListener | undefined = undefined;
-  const refresh = () => {
-    const options = tlsOptions();
-    if (options !== undefined) listener?.setSecureContext(options);
-  };
-  const onIdentity = (i: typeof identity) => {
-    identity = i;
-    refresh();
-  };
-  const onCa = (c: typeof caCerts) => {
-    caCerts = c;
-    refresh();
-  };
-  deps.material.addIdentityCertificateListener(onIdentity);
-  deps.material.addCaCertificateListener(onCa);
-  // The material delivers its current certificates on the next tick.
-  await new Promise((resolve) => setImmediate(resolve));
-  const initial = tlsOptions();
-  if (initial === undefined) throw new Error('the server SVID is not ready');
-
-  listener = await listenSecretsHttp({
+  const svid = await followServerSvid(deps.material);
+  const listener = await listenSecretsHttp({
     address: config.address,
-    tls: initial,
+    tls: svid.initial,
     handler: (req, res) => {
       counted(req, res);
       let chain: Buffer[] | undefined;
@@ -250,6 +204,7 @@ export async function startSecretsModule(
       });
     },
   });
+  svid.attach(listener);
   log.info('secrets listening', { address: listener.address, keyEncryptionKey: keyring.activeId });
 
   const every =
@@ -279,9 +234,8 @@ export async function startSecretsModule(
         every(TOKEN_PRUNE_MS, 'pruning tokens', () => tokens.prune()),
       ]),
     close: async () => {
-      deps.material.removeIdentityCertificateListener(onIdentity);
-      deps.material.removeCaCertificateListener(onCa);
-      await listener?.close();
+      svid.detach();
+      await listener.close();
       for (const d of databases.values()) await d.close();
     },
   };

@@ -40,6 +40,38 @@ export interface ServerConfig {
   readonly authz: AuthzConfig;
   /** The secrets module (Vault KV v2-compatible store); off when absent. */
   readonly secrets: SecretsConfig | undefined;
+  /** The tokens module (OAuth 2.0 authorization server); off when absent. */
+  readonly tokens: TokensConfig | undefined;
+}
+
+/** `tokens:` settings (docs/tokens.md). */
+export interface TokensConfig {
+  /** `host:port` of the HTTPS listener (the server's SVID; mTLS optional). */
+  readonly address: string;
+  /** The issuer identifier; default `https://localhost:<bound port>`. */
+  readonly issuer: string | undefined;
+  readonly signing: {
+    readonly alg: 'ES256' | 'RS256';
+    /** How long a signing key signs. */
+    readonly rotateEvery: Duration;
+    /** How long before it signs a key is published. */
+    readonly overlap: Duration;
+  };
+  /** The cap on every access token's lifetime. */
+  readonly maxTokenTtl: Duration;
+  /** How far in the future a JWT-SVID client assertion may expire. */
+  readonly maxAssertionLifetime: Duration;
+  /** Issuers of end-user tokens that may be exchanged (RFC 8693 subject tokens). */
+  readonly subjectIssuers: readonly SubjectIssuerConfig[];
+}
+
+/** An issuer whose tokens may be exchanged, with where its keys are published. */
+export interface SubjectIssuerConfig {
+  readonly issuer: string;
+  /** When set, subject tokens must list it in `aud`. */
+  readonly audience: string | undefined;
+  /** A JWK Set file (re-read when it changes) or an HTTPS URL (fetched periodically). */
+  readonly jwks: { readonly file: string } | { readonly url: string; readonly caFile?: string };
 }
 
 /** Where a key-encryption key or a password comes from: a file, or an environment variable. */
@@ -134,6 +166,7 @@ export function readServerConfig(r: ObjectReader, path: (p: string) => string): 
   const mesh = r.object('mesh');
   const authz = r.object('authz');
   const secrets = r.object('secrets');
+  const tokens = r.object('tokens');
   const sampleAllows =
     authz?.has('sampleAllows') === true
       ? authz.raw('sampleAllows')
@@ -198,6 +231,49 @@ export function readServerConfig(r: ObjectReader, path: (p: string) => string): 
       sampleAllows: typeof sampleAllows === 'number' ? sampleAllows : 0,
     },
     secrets: secrets === undefined ? undefined : readSecretsConfig(secrets, trustDomain, path),
+    tokens: tokens === undefined ? undefined : readTokensConfig(tokens, path),
+  };
+}
+
+function readTokensConfig(r: ObjectReader, path: (p: string) => string): TokensConfig {
+  const signing = r.object('signing');
+  const issuer = r.optionalString('issuer');
+  if (issuer !== undefined && !/^https:\/\/[^/?#]+(\/[^?#]*)?$/.test(issuer)) {
+    r.problem('issuer', 'must be an https URL without query or fragment (RFC 8414 §2)');
+  }
+  const rotateEvery = signing?.duration('rotateEvery', parseDuration('24h')) ?? parseDuration('24h');
+  const overlap = signing?.duration('overlap', parseDuration('1h')) ?? parseDuration('1h');
+  if (signing !== undefined && overlap >= rotateEvery) {
+    signing.problem('overlap', 'must be shorter than rotateEvery');
+  }
+  const subjectIssuers = r.objects('subjectIssuers').map((s): SubjectIssuerConfig => {
+    const file = s.optionalString('jwksFile');
+    const url = s.optionalString('jwksUrl');
+    const caFile = s.optionalString('caFile');
+    if ((file === undefined) === (url === undefined)) {
+      s.problem('jwksFile', 'give jwksFile or jwksUrl (one of them)');
+    }
+    if (url !== undefined && !url.startsWith('https://')) s.problem('jwksUrl', 'must be an https URL');
+    return {
+      issuer: s.string('issuer'),
+      audience: s.optionalString('audience'),
+      jwks:
+        file !== undefined
+          ? { file: path(file) }
+          : { url: url ?? '', ...(caFile !== undefined && { caFile: path(caFile) }) },
+    };
+  });
+  return {
+    address: r.string('address', '127.0.0.1:8443'),
+    issuer,
+    signing: {
+      alg: signing?.oneOf('alg', ['ES256', 'RS256'] as const, 'ES256') ?? 'ES256',
+      rotateEvery,
+      overlap,
+    },
+    maxTokenTtl: r.duration('maxTokenTtl', parseDuration('1h')),
+    maxAssertionLifetime: r.duration('maxAssertionLifetime', parseDuration('15m')),
+    subjectIssuers,
   };
 }
 

@@ -6,6 +6,8 @@ import { startAuthzModule } from './authz-module.js';
 import { startMeshModule, verifyPeerSvid } from './mesh-module.js';
 import { meshRoutes } from './mesh-routes.js';
 import { startSecretsModule } from './secrets-module.js';
+import { startTokensModule } from './tokens-module.js';
+import { tokenRoutes } from './token-routes.js';
 
 /** Admin-socket paths served by the secrets module's API (Vault's shapes, full access). */
 const SECRETS_ADMIN_PATHS = /^\/v1\/(secret\/|secret\?|sys\/parley\/)/;
@@ -15,7 +17,7 @@ const SECRETS_ADMIN_PATHS = /^\/v1\/(secret\/|secret\?|sys\/parley\/)/;
  * mesh's routes) and the mesh module.
  */
 export const serverExtensions: ServerExtensions = {
-  adminApi: ({ db, ca, config, clock, log, mesh, secrets }) => {
+  adminApi: ({ db, ca, config, clock, log, mesh, secrets, tokens }) => {
     const admin = createAdminApi({
       db,
       ca,
@@ -28,6 +30,7 @@ export const serverExtensions: ServerExtensions = {
         ...meshRoutes(mesh),
         ...authzDecisionRoutes({ db, clock }),
         ...auditRoutes({ db }),
+        ...tokenRoutes(tokens),
       ],
     });
     if (secrets === undefined) return admin;
@@ -48,7 +51,20 @@ export const serverExtensions: ServerExtensions = {
           metrics,
           env,
         }),
-  mesh: async ({ ca, material, config, db, metrics, clock, log, secrets }) => {
+  tokens: async ({ ca, keyManager, material, config, db, metrics, clock, log }) =>
+    config.tokens === undefined
+      ? undefined
+      : startTokensModule(config.tokens, {
+          serverId: serverIdOf(config).toString(),
+          ca,
+          keyManager,
+          material,
+          db,
+          clock,
+          log,
+          metrics,
+        }),
+  mesh: async ({ ca, material, config, db, metrics, clock, log, secrets, tokens }) => {
     if (config.mesh === undefined) return undefined;
     // Authorization enforces the policies of the mesh's repository: it runs with the mesh.
     const authz = await startAuthzModule(config.authz, {
@@ -72,6 +88,7 @@ export const serverExtensions: ServerExtensions = {
       log,
       authz,
       secrets,
+      tokens,
     });
   },
 };

@@ -50,7 +50,7 @@ export function secondsClaim(claims: JsonObject, name: string): number | undefin
 export function audienceClaim(claims: JsonObject): string[] | undefined {
   const aud: JsonValue | undefined = claims.get('aud');
   if (typeof aud === 'string') return [aud];
-  if (Array.isArray(aud) && aud.every((a) => typeof a === 'string')) return aud as string[];
+  if (Array.isArray(aud) && aud.every((a) => typeof a === 'string')) return aud;
   return undefined;
 }
 

@@ -14,11 +14,7 @@ export function authorizationServerMetadata(issuer: string, algorithms: readonly
     introspection_endpoint: url('/oauth2/introspect'),
     revocation_endpoint: url('/oauth2/revoke'),
     grant_types_supported: ['client_credentials', TOKEN_EXCHANGE],
-    token_endpoint_auth_methods_supported: [
-      'tls_client_auth',
-      'private_key_jwt',
-      'client_secret_basic',
-    ],
+    token_endpoint_auth_methods_supported: ['tls_client_auth', 'private_key_jwt'],
     token_endpoint_auth_signing_alg_values_supported: ['ES256', 'ES384', 'RS256', 'PS256'],
     introspection_endpoint_auth_methods_supported: ['tls_client_auth', 'private_key_jwt'],
     revocation_endpoint_auth_methods_supported: ['tls_client_auth', 'private_key_jwt'],

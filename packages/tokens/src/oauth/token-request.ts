@@ -71,11 +71,11 @@ function scopes(value: string | undefined): string[] {
 }
 
 /**
- * Parses a token request body (`application/x-www-form-urlencoded`, RFC 6749 §4.4.2 and RFC 8693
- * §2.1): bounded; every parameter at most once except `audience` and `resource`; empty values
- * treated as absent (RFC 6749 §3.1); unknown parameters ignored as RFC 6749 §3.2 requires.
+ * Parses an `application/x-www-form-urlencoded` OAuth request body (RFC 6749 §3.2): bounded;
+ * every parameter at most once except `audience` and `resource`; empty values treated as absent
+ * (RFC 6749 §3.1); unknown parameters kept for the caller to ignore.
  */
-export function parseTokenRequest(contentType: string | undefined, body: string): TokenRequest {
+export function parseForm(contentType: string | undefined, body: string): Map<string, string[]> {
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/x-www-form-urlencoded') {
     throw new OAuthError('invalid_request', 'the body must be application/x-www-form-urlencoded');
@@ -96,11 +96,12 @@ export function parseTokenRequest(contentType: string | undefined, body: string)
     values.push(value);
     params.set(key, values);
   }
+  return params;
+}
+
+/** How the client said who it is in a form body. */
+export function bodyClientAuth(params: ReadonlyMap<string, readonly string[]>): BodyClientAuth {
   const one = (key: string) => params.get(key)?.[0];
-  const audience = [...(params.get('audience') ?? []), ...(params.get('resource') ?? [])];
-  if (audience.length > MAX_AUDIENCES) {
-    throw new OAuthError('invalid_target', `at most ${MAX_AUDIENCES} audiences`);
-  }
   const assertionType = one('client_assertion_type');
   const assertion = one('client_assertion');
   if ((assertionType === undefined) !== (assertion === undefined)) {
@@ -113,10 +114,23 @@ export function parseTokenRequest(contentType: string | undefined, body: string)
     throw new OAuthError('invalid_client', 'unsupported client_assertion_type');
   }
   const clientId = one('client_id');
-  const client: BodyClientAuth = {
+  return {
     ...(clientId !== undefined && { clientId }),
     ...(assertion !== undefined && { assertion }),
   };
+}
+
+/**
+ * Parses a token request body (RFC 6749 §4.4.2 and RFC 8693 §2.1) with `parseForm`'s rules.
+ */
+export function parseTokenRequest(contentType: string | undefined, body: string): TokenRequest {
+  const params = parseForm(contentType, body);
+  const one = (key: string) => params.get(key)?.[0];
+  const audience = [...(params.get('audience') ?? []), ...(params.get('resource') ?? [])];
+  if (audience.length > MAX_AUDIENCES) {
+    throw new OAuthError('invalid_target', `at most ${MAX_AUDIENCES} audiences`);
+  }
+  const client = bodyClientAuth(params);
   const grantType = one('grant_type');
   switch (grantType) {
     case 'client_credentials':

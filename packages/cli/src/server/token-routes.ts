@@ -1,0 +1,22 @@
+import type { Route } from '@parley/identity';
+import type { TokensModule } from './tokens-module.js';
+
+/**
+ * The tokens module's admin routes: `GET /v1/oauth/keys` (the issuer and its published signing
+ * keys) and `POST /v1/oauth/keys/rotate` (the next key signs now; `parley oauth keys rotate`).
+ */
+export function tokenRoutes(tokens: TokensModule | undefined): Route[] {
+  if (tokens === undefined) return [];
+  const keys = () => ({ issuer: tokens.issuer, keys: tokens.signingKeys() });
+  return [
+    { method: 'GET', path: '/v1/oauth/keys', handle: async () => ({ body: keys() }) },
+    {
+      method: 'POST',
+      path: '/v1/oauth/keys/rotate',
+      handle: async () => {
+        await tokens.rotateSigningKey();
+        return { body: keys() };
+      },
+    },
+  ];
+}
