@@ -26,4 +26,4 @@ export * from './oauth/client-auth.js';
 export * from './oauth/token-service.js';
 export { type JwksLocation, JwksIssuer, parseJwks } from './oauth/jwks-source.js';
 export * from './policy/decide-token-grant.js';
-export { type PeerCertificate, createTokensApi } from './http/tokens-api.js';
+export { type PeerCertificate, JWKS_MAX_AGE_S, createTokensApi } from './http/tokens-api.js';

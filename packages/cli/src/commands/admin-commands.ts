@@ -11,6 +11,7 @@ import { jwtCommand, x509Command } from './mint-commands.js';
 import { meshCommand } from './mesh-command.js';
 import { proxyCommand } from './proxy-command.js';
 import { secretCommand } from './secret-command.js';
+import { oauthCommand } from './oauth-command.js';
 import { tokenCommand } from './token-command.js';
 
 /**
@@ -32,4 +33,5 @@ export const ADMIN_COMMANDS: Readonly<Record<string, AdminCommand>> = {
   audit: auditCommand,
   authz: authzCommand,
   secret: secretCommand,
+  oauth: oauthCommand,
 };

@@ -8,14 +8,11 @@ import {
   runTasks,
   sleep,
   verifyJwtSvid,
-  verifyX509Svid,
 } from '@parley/core';
 import { type SecretPolicy, parseSecretPolicyDocument } from '@parley/api';
 import type { Ca, RotatingTlsMaterial } from '@parley/identity';
 import {
-  type Authentication,
   type RotatableDatabase,
-  type SecretsHttpListener,
   TokenService,
   compileSecretPolicies,
   createPostgresRotator,
@@ -50,7 +47,6 @@ const MAX_BODY_BYTES = 1 << 20;
 const ADMIN_CACHE_MS = 5_000;
 const POLICY_RELOAD_MS = 10_000;
 const TOKEN_PRUNE_MS = 60_000;
-const X509_CACHE_MS = 5_000;
 
 /**
  * Starts the secrets module: the keyring, the KV engine over the datastore, SPIFFE
@@ -155,7 +151,9 @@ export async function startSecretsModule(
     auth: {
       x509: (chain) => {
         const [leaf] = chain;
-        return leaf === undefined ? { ok: false, reason: 'no client certificate' } : verifyPeer(leaf);
+        return leaf === undefined
+          ? { ok: false, reason: 'no client certificate' }
+          : verifyPeer(leaf);
       },
       jwt: (token) => {
         const r = verifyJwtSvid(token, bundleSet(ca.bundle()), config.audiences, clock);

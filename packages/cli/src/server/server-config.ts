@@ -56,6 +56,8 @@ export interface TokensConfig {
     readonly rotateEvery: Duration;
     /** How long before it signs a key is published. */
     readonly overlap: Duration;
+    /** The least time a key is published before a forced rotation lets it sign. */
+    readonly publishLead: Duration;
   };
   /** The cap on every access token's lifetime. */
   readonly maxTokenTtl: Duration;
@@ -241,7 +243,8 @@ function readTokensConfig(r: ObjectReader, path: (p: string) => string): TokensC
   if (issuer !== undefined && !/^https:\/\/[^/?#]+(\/[^?#]*)?$/.test(issuer)) {
     r.problem('issuer', 'must be an https URL without query or fragment (RFC 8414 §2)');
   }
-  const rotateEvery = signing?.duration('rotateEvery', parseDuration('24h')) ?? parseDuration('24h');
+  const rotateEvery =
+    signing?.duration('rotateEvery', parseDuration('24h')) ?? parseDuration('24h');
   const overlap = signing?.duration('overlap', parseDuration('1h')) ?? parseDuration('1h');
   if (signing !== undefined && overlap >= rotateEvery) {
     signing.problem('overlap', 'must be shorter than rotateEvery');
@@ -253,7 +256,8 @@ function readTokensConfig(r: ObjectReader, path: (p: string) => string): TokensC
     if ((file === undefined) === (url === undefined)) {
       s.problem('jwksFile', 'give jwksFile or jwksUrl (one of them)');
     }
-    if (url !== undefined && !url.startsWith('https://')) s.problem('jwksUrl', 'must be an https URL');
+    if (url !== undefined && !url.startsWith('https://'))
+      s.problem('jwksUrl', 'must be an https URL');
     return {
       issuer: s.string('issuer'),
       audience: s.optionalString('audience'),
@@ -270,6 +274,8 @@ function readTokensConfig(r: ObjectReader, path: (p: string) => string): TokensC
       alg: signing?.oneOf('alg', ['ES256', 'RS256'] as const, 'ES256') ?? 'ES256',
       rotateEvery,
       overlap,
+      // Twice the JWK Set's cache lifetime (60 s): validators hold a key before it signs.
+      publishLead: signing?.duration('publishLead', parseDuration('2m')) ?? parseDuration('2m'),
     },
     maxTokenTtl: r.duration('maxTokenTtl', parseDuration('1h')),
     maxAssertionLifetime: r.duration('maxAssertionLifetime', parseDuration('15m')),

@@ -84,7 +84,10 @@ export function peerSvidVerifier(ca: Ca, clock: Clock): (leaf: Buffer) => PeerSv
       ? { ok: true, spiffeId: r.svid.spiffeId.toString(), expiresAt: r.svid.expiresAt }
       : { ok: false, reason: r.reason };
     if (cache.size >= CACHE_ENTRIES) cache.clear();
-    cache.set(key, { result, until: Math.min(now + CACHE_MS, result.ok ? result.expiresAt : now + CACHE_MS) });
+    cache.set(key, {
+      result,
+      until: Math.min(now + CACHE_MS, result.ok ? result.expiresAt : now + CACHE_MS),
+    });
     return result;
   };
 }

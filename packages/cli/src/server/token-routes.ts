@@ -7,15 +7,24 @@ import type { TokensModule } from './tokens-module.js';
  */
 export function tokenRoutes(tokens: TokensModule | undefined): Route[] {
   if (tokens === undefined) return [];
-  const keys = () => ({ issuer: tokens.issuer, keys: tokens.signingKeys() });
+  const keys = () => ({
+    issuer: tokens.issuer,
+    keys: tokens.signingKeys().map((k) => ({
+      kid: k.kid,
+      alg: k.alg,
+      serverId: k.serverId,
+      activeFrom: new Date(k.activeFrom).toISOString(),
+      activeUntil: new Date(k.activeUntil).toISOString(),
+    })),
+  });
   return [
     { method: 'GET', path: '/v1/oauth/keys', handle: async () => ({ body: keys() }) },
     {
       method: 'POST',
       path: '/v1/oauth/keys/rotate',
       handle: async () => {
-        await tokens.rotateSigningKey();
-        return { body: keys() };
+        const switchesAt = await tokens.rotateSigningKey();
+        return { body: { ...keys(), switchesAt: new Date(switchesAt).toISOString() } };
       },
     },
   ];

@@ -37,8 +37,9 @@ export interface TokensModule {
   /** Makes the TokenPolicy documents of the mesh's served commit the policy in force. */
   serveMeshPolicies(policies: readonly TokenPolicy[]): void;
   /** Admin: the published signing keys, and a forced rotation. */
-  signingKeys(): readonly { kid: string; alg: string }[];
-  rotateSigningKey(): Promise<void>;
+  signingKeys(): ReturnType<TokenSigningKeys['periods']>;
+  /** Returns when the next key signs. */
+  rotateSigningKey(): Promise<number>;
   readonly task: Task;
   close(): Promise<void>;
 }
@@ -82,14 +83,24 @@ export async function startTokensModule(
 
   const issuers = await Promise.all(
     config.subjectIssuers.map(async (s) => {
-      const ca = 'url' in s.jwks && s.jwks.caFile !== undefined ? await readFile(s.jwks.caFile, 'utf8') : undefined;
-      const location = 'file' in s.jwks ? { file: s.jwks.file } : { url: s.jwks.url, ...(ca !== undefined && { ca }) };
+      const ca =
+        'url' in s.jwks && s.jwks.caFile !== undefined
+          ? await readFile(s.jwks.caFile, 'utf8')
+          : undefined;
+      const location =
+        'file' in s.jwks
+          ? { file: s.jwks.file }
+          : { url: s.jwks.url, ...(ca !== undefined && { ca }) };
       return new JwksIssuer(s.issuer, location, s.audience);
     }),
   );
   const refreshIssuers = async () => {
     for (const i of issuers) {
-      await i.refresh().catch((err: unknown) => log.error('tokens: subject issuer keys not refreshed', { error: err }));
+      await i
+        .refresh()
+        .catch((err: unknown) =>
+          log.error('tokens: subject issuer keys not refreshed', { error: err }),
+        );
     }
   };
   await refreshIssuers();
@@ -100,12 +111,15 @@ export async function startTokensModule(
   const svid = await followServerSvid(deps.material);
 
   // The issuer is known once the port is: bind first, then build the API it serves.
-  let api: ReturnType<typeof createTokensApi> | undefined;
+  const served: { api?: ReturnType<typeof createTokensApi> } = {};
   const verifyPeer = peerSvidVerifier(ca, clock);
   const peerOf = (req: IncomingMessage): PeerCertificate => {
     const leaf = (req.socket as TLSSocket).getPeerX509Certificate?.();
     if (leaf === undefined) return undefined;
-    return { check: verifyPeer(leaf.raw), x5tS256: createHash('sha256').update(leaf.raw).digest('base64url') };
+    return {
+      check: verifyPeer(leaf.raw),
+      x5tS256: createHash('sha256').update(leaf.raw).digest('base64url'),
+    };
   };
   const listener = await listenHttp({
     address: config.address,
@@ -118,7 +132,11 @@ export async function startTokensModule(
         }),
       );
       let peer: { value: PeerCertificate } | undefined;
-      void api?.(req, res, () => (peer ??= { value: peerOf(req) }).value);
+      if (served.api === undefined) {
+        res.writeHead(503).end();
+        return;
+      }
+      void served.api(req, res, () => (peer ??= { value: peerOf(req) }).value);
     },
   });
   svid.attach(listener);
@@ -129,7 +147,8 @@ export async function startTokensModule(
     const r = verifyJwtSvid(token, bundleSet(ca.bundle()), [issuer], clock);
     if (!r.ok) return r;
     // RFC 7523 §3: the audience identifies this authorization server, and only it.
-    if (r.svid.audience.length !== 1) return { ok: false, reason: 'the audience must be the issuer alone' };
+    if (r.svid.audience.length !== 1)
+      return { ok: false, reason: 'the audience must be the issuer alone' };
     return { ok: true, spiffeId: r.svid.spiffeId.toString(), expiresAt: r.svid.expiresAt };
   };
   const audit = new AuditBatcher(db);
@@ -145,7 +164,7 @@ export async function startTokensModule(
     audit,
   });
   const minted = service.token.bind(service);
-  api = createTokensApi({
+  served.api = createTokensApi({
     issuer,
     service: {
       ...service,
@@ -182,13 +201,15 @@ export async function startTokensModule(
     serveMeshPolicies: (p) => {
       policies = new TokenPolicySet(p);
     },
-    signingKeys: () => keys.published().map((k) => ({ kid: k.kid, alg: k.alg })),
-    rotateSigningKey: () => keys.rotate(),
+    signingKeys: () => keys.periods(),
+    rotateSigningKey: () => keys.rotate(config.signing.publishLead),
     task: (signal) =>
       runTasks(signal, [
         every(KEY_ADVANCE_MS, 'advancing signing keys', () => keys.advance()),
         every(ISSUER_REFRESH_MS, 'refreshing subject issuers', refreshIssuers),
-        every(REVOKED_PRUNE_MS, 'pruning revoked tokens', () => pruneRevokedTokens(db, clock.now())),
+        every(REVOKED_PRUNE_MS, 'pruning revoked tokens', () =>
+          pruneRevokedTokens(db, clock.now()),
+        ),
       ]),
     close: async () => {
       svid.detach();

@@ -22,7 +22,7 @@ export type PeerCertificate = PresentedClient['certificate'];
 const JSON_TYPE = 'application/json;charset=UTF-8';
 const NO_STORE = { 'Cache-Control': 'no-store', Pragma: 'no-cache' };
 /** Validators cache the JWK Set this long; keys are published well before (overlap) they sign. */
-const JWKS_MAX_AGE_S = 60;
+export const JWKS_MAX_AGE_S = 60;
 
 function send(
   res: ServerResponse,
@@ -88,7 +88,9 @@ export function createTokensApi(deps: {
     const certificate = peer();
     return authenticateClient(
       {
-        ...(req.headers.authorization !== undefined && { authorization: req.headers.authorization }),
+        ...(req.headers.authorization !== undefined && {
+          authorization: req.headers.authorization,
+        }),
         ...body,
         ...(certificate !== undefined && { certificate }),
       },
@@ -107,14 +109,20 @@ export function createTokensApi(deps: {
       send(res, 200, await deps.service.token(client, request), NO_STORE);
     },
     '/oauth2/introspect': async (req, res, peer) => {
-      const params = parseForm(req.headers['content-type'], await readBody(req, MAX_TOKEN_REQUEST_BYTES));
+      const params = parseForm(
+        req.headers['content-type'],
+        await readBody(req, MAX_TOKEN_REQUEST_BYTES),
+      );
       const client = await authenticated(req, params, peer);
       const token = params.get('token')?.[0];
       if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
       send(res, 200, await deps.service.introspect(client, token), NO_STORE);
     },
     '/oauth2/revoke': async (req, res, peer) => {
-      const params = parseForm(req.headers['content-type'], await readBody(req, MAX_TOKEN_REQUEST_BYTES));
+      const params = parseForm(
+        req.headers['content-type'],
+        await readBody(req, MAX_TOKEN_REQUEST_BYTES),
+      );
       const client = await authenticated(req, params, peer);
       const token = params.get('token')?.[0];
       if (token === undefined) throw new OAuthError('invalid_request', 'token is required');

@@ -133,7 +133,8 @@ describe('TokenSigningKeys', () => {
       const before = set.current();
       const next = set.published().find((k) => k.kid !== before.kid && k.alg === alg);
       assert.ok(next !== undefined);
-      await set.rotate();
+      // Published at 50 s (overlap 10 s before 60 s): with a 2 s lead it may sign at once.
+      assert.equal(await set.rotate(2 * S), now);
       assert.equal(set.current().kid, next.kid, 'the pre-published key takes over');
       assert.ok(set.published().some((k) => k.kid === before.kid));
       const jwk = set.published().find((k) => k.kid === next.kid);
@@ -150,6 +151,28 @@ describe('TokenSigningKeys', () => {
           : verify('sha256', input, key, sig),
       );
     }
+    await db.close();
+  });
+
+  it('publishes a new key ahead when none is out yet, and switches once it has been', async () => {
+    await using dir = await makeTempDir();
+    const db = await openStore({ sqlite: { path: join(dir.path, 'store.db') } });
+    let now = T0;
+    const set = new TokenSigningKeys({
+      db,
+      keys: memoryKeys(),
+      serverId: 'a',
+      schedule,
+      clock: { now: () => now },
+    });
+    await set.advance();
+    const first = set.current().kid;
+    now = T0 + 5 * S;
+    assert.equal(await set.rotate(3 * S), T0 + 8 * S);
+    assert.equal(set.published().length, 2, 'the new key is published now');
+    assert.equal(set.current().kid, first, 'the old key signs until the new one has been out 3 s');
+    now = T0 + 8 * S;
+    assert.notEqual(set.current().kid, first);
     await db.close();
   });
 

@@ -129,6 +129,7 @@ function signingKey(row: StoredSigningKey, signer: Signer): SigningKey {
 export class TokenSigningKeys {
   #own: SigningKey[] = [];
   #published: PublishedJwk[] = [];
+  #periods: ReturnType<TokenSigningKeys['periods']> = [];
   #jwksJson = '{"keys":[]}';
 
   constructor(
@@ -178,24 +179,54 @@ export class TokenSigningKeys {
       own.push(await this.#create(w));
     }
     this.#own = own.sort((a, b) => a.activeFrom - b.activeFrom);
-    this.#published = (await listPublishedSigningKeys(db, now)).map(
-      (r) => JSON.parse(r.publicJwk) as PublishedJwk,
-    );
+    const published = await listPublishedSigningKeys(db, now);
+    this.#published = published.map((r) => JSON.parse(r.publicJwk) as PublishedJwk);
+    this.#periods = published.map((r) => ({
+      kid: r.kid,
+      alg: r.alg,
+      serverId: r.serverId,
+      activeFrom: r.activeFrom,
+      activeUntil: r.activeUntil,
+    }));
     this.#jwksJson = JSON.stringify({ keys: this.#published });
   }
 
   /**
-   * Rotates now: the current key stops signing and the next one, already published, starts; a
-   * new next key is published. Tokens of the old key stay verifiable until they expire.
+   * A forced rotation: the current key stops signing and the next one starts, once it has been
+   * published for `publishLeadMs` (so validators' cached JWK Sets hold it): at once when the
+   * next key has been out that long, else at the time it will have. With no next key, one is
+   * made and published now. Tokens of the old key stay verifiable until they expire. Returns
+   * when the switch happens.
    */
-  async rotate(): Promise<void> {
-    const { db, clock } = this.deps;
+  async rotate(publishLeadMs: number): Promise<number> {
+    const { db, clock, schedule } = this.deps;
     const now = clock.now();
+    const lead = Math.min(publishLeadMs, schedule.overlapMs);
     const current = this.#own.find((k) => k.activeFrom <= now && now < k.activeUntil);
-    const next = this.#own.find((k) => k.activeFrom > now);
-    if (current !== undefined) await setSigningKeyPeriod(db, current.kid, current.activeFrom, now);
-    if (next !== undefined) await setSigningKeyPeriod(db, next.kid, now, next.activeUntil);
+    let next = this.#own.find((k) => k.activeFrom > now);
+    let at: number;
+    if (next === undefined) {
+      at = now + lead;
+      next = await this.#create({ activeFrom: at, activeUntil: at + schedule.activeMs });
+    } else {
+      // A next key is made within one advance of `overlap` before it signs: out since about then.
+      at = Math.max(now, next.activeFrom - schedule.overlapMs + lead);
+      await setSigningKeyPeriod(db, next.kid, at, next.activeUntil);
+    }
+    if (current !== undefined) await setSigningKeyPeriod(db, current.kid, current.activeFrom, at);
     await this.advance();
+    return at;
+  }
+
+  /** The signing periods of every published key (all replicas), oldest first. */
+  periods(): readonly {
+    kid: string;
+    alg: string;
+    serverId: string;
+    activeFrom: number;
+    activeUntil: number;
+  }[] {
+    return this.#periods;
   }
 
   /** The key that signs at `now`. */

@@ -50,7 +50,8 @@ function basicCredentials(
   header: string | undefined,
 ): { readonly id: string; readonly secret: string } | undefined {
   if (header === undefined) return undefined;
-  if (header.length > MAX_AUTHORIZATION) throw new OAuthError('invalid_request', 'Authorization is too long');
+  if (header.length > MAX_AUTHORIZATION)
+    throw new OAuthError('invalid_request', 'Authorization is too long');
   const match = /^Basic ([A-Za-z0-9+/]+={0,2})$/i.exec(header);
   if (match === null) {
     throw new OAuthError('invalid_client', 'Authorization must be HTTP Basic (RFC 6749 §2.3.1)');

@@ -10,7 +10,8 @@ const MAX_KEYS = 100;
 const FETCH_TIMEOUT_MS = 10_000;
 
 /** Where an issuer's keys are read from. */
-export type JwksLocation = { readonly file: string } | { readonly url: string; readonly ca?: string };
+export type JwksLocation =
+  { readonly file: string } | { readonly url: string; readonly ca?: string };
 
 /**
  * Parses a JWK Set (RFC 7517 §5): an object whose `keys` is a list of key objects; keys without
@@ -29,9 +30,10 @@ export function parseJwks(text: string): VerificationJwk[] {
     for (const [name, value] of k) {
       if (typeof value === 'string') jwk[name] = value;
     }
-    if (typeof jwk['kid'] !== 'string' || (jwk['use'] !== undefined && jwk['use'] !== 'sig')) continue;
+    if (typeof jwk['kid'] !== 'string' || (jwk['use'] !== undefined && jwk['use'] !== 'sig'))
+      continue;
     if ('d' in jwk) throw new Error('a JWK Set must not hold private keys');
-    out.push(jwk as VerificationJwk);
+    out.push(jwk);
   }
   return out;
 }

@@ -77,7 +77,10 @@ function unverifiedIssuer(token: string): string | undefined {
 function actorOf(value: JsonValue | undefined, depth = 0): Actor | undefined {
   if (value === undefined) return undefined;
   if (!isJsonObject(value) || typeof value.get('sub') !== 'string' || depth >= MAX_ACTOR_DEPTH) {
-    throw new OAuthError('invalid_grant', 'the subject token has a malformed or too deep act claim');
+    throw new OAuthError(
+      'invalid_grant',
+      'the subject token has a malformed or too deep act claim',
+    );
   }
   const inner = actorOf(value.get('act'), depth + 1);
   return { sub: value.get('sub') as string, ...(inner !== undefined && { act: inner }) };
@@ -123,7 +126,10 @@ export function createTokenService(deps: {
 
   async function subjectOf(request: Extract<TokenRequest, { grantType: 'token-exchange' }>) {
     if (!SUBJECT_TYPES.has(request.subjectTokenType)) {
-      throw new OAuthError('invalid_request', 'subject_token_type must be an access token or a JWT');
+      throw new OAuthError(
+        'invalid_request',
+        'subject_token_type must be an access token or a JWT',
+      );
     }
     const iss = unverifiedIssuer(request.subjectToken);
     let claims: JsonObject;
@@ -181,7 +187,8 @@ export function createTokenService(deps: {
               throw new OAuthError('invalid_request', 'actor_token must be a JWT-SVID (type jwt)');
             }
             const actor = deps.verifyJwtSvid(request.actorToken);
-            if (!actor.ok) throw new OAuthError('invalid_grant', `actor token refused: ${actor.reason}`);
+            if (!actor.ok)
+              throw new OAuthError('invalid_grant', `actor token refused: ${actor.reason}`);
             if (actor.spiffeId !== client.clientId) {
               throw new OAuthError('invalid_grant', 'the actor token is not the client’s');
             }
@@ -190,7 +197,10 @@ export function createTokenService(deps: {
           if (subject.mayAct !== undefined) {
             const allowed = isJsonObject(subject.mayAct) ? subject.mayAct.get('sub') : undefined;
             if (allowed !== client.clientId) {
-              throw new OAuthError('invalid_grant', 'the subject token’s may_act does not name this client');
+              throw new OAuthError(
+                'invalid_grant',
+                'the subject token’s may_act does not name this client',
+              );
             }
           }
         }
