@@ -73,6 +73,8 @@ kind: Route
 metadata: { name: flaky }
 spec:
   host: flaky
+  # Callers' sidecars send a JWT-SVID for flaky's audience in place of the app's Authorization.
+  egress: { token: { audience: spiffe://example.org/flaky, source: jwt-svid } }
   rules:
     - name: slow
       match: { path: { prefix: /slow } }

@@ -6,7 +6,14 @@ import { type Server as TlsServer, createServer as createTlsServer } from 'node:
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { encodePem } from '@parley/core';
+import {
+  bundleSet,
+  encodePem,
+  parseBundle,
+  parseTrustDomain,
+  systemClock,
+  verifyJwtSvid,
+} from '@parley/core';
 import {
   type Envoy,
   freePort,
@@ -311,6 +318,31 @@ describe('mesh: real Envoy sidecars driven by Parley (SDS + ADS from Git)', () =
     } finally {
       apps['flaky-0']!.setBehavior({});
     }
+  });
+
+  it('token egress: the caller sidecar replaces the app Authorization with its JWT-SVID for the audience', async () => {
+    const reply = await call(out, 'flaky', '/egress', { authorization: 'Bearer made-by-the-app' });
+    assert.equal(reply.status, 200);
+    const header = String(apps['flaky-0']?.lastHeaders()['authorization'] ?? '');
+    assert.match(header, /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/, 'a bearer JWT');
+    // A JWT-SVID of the caller for flaky's audience, valid for the trust domain's JWT authorities.
+    const bundle = await mesh.admin('bundle', 'show', '-o', 'spiffe');
+    assert.equal(bundle.code, 0, bundle.stderr);
+    const verified = verifyJwtSvid(
+      header.slice('Bearer '.length),
+      bundleSet(parseBundle(parseTrustDomain('example.org'), bundle.stdout)),
+      ['spiffe://example.org/flaky'],
+      systemClock,
+    );
+    assert.ok(verified.ok, verified.ok ? '' : verified.reason);
+    assert.equal(verified.svid.spiffeId.toString(), 'spiffe://example.org/client');
+    // Routes without egress carry what the app sent.
+    await call(out, 'backend', '/', { authorization: 'Bearer made-by-the-app' });
+    const seen = Object.values(apps)
+      .filter((a) => a !== apps['flaky-0'])
+      .map((a) => a.lastHeaders()['authorization'])
+      .filter((h) => h !== undefined);
+    assert.ok(seen.includes('Bearer made-by-the-app'));
   });
 
   it('a timeout answers 504 in time', async () => {

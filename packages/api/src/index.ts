@@ -12,3 +12,5 @@ export * from './secrets/secret-path.js';
 export * from './secrets/secret-policy.js';
 export * from './policy/policy-fields.js';
 export * from './tokens/token-policy.js';
+export * from './xds/sds-names.js';
+export * from './http/listen-http.js';

@@ -114,4 +114,3 @@ export {
   SOCKET_SELECTOR_PREFIX,
 } from './selector.js';
 export { checkDnsName } from './x509-svid/dns-name.js';
-export { type HttpListener, listenHttp } from './http/listen-http.js';

@@ -146,6 +146,44 @@ describe('SDS service (grpc-js client)', () => {
     }
   });
 
+  it('serves parley:jwt-svid:<audience> as Bearer <JWT-SVID> of the default identity, once minted', async () => {
+    const name = 'parley:jwt-svid:spiffe://example.org/bob';
+    const stream = open('alice');
+    try {
+      stream.request(['default', name]);
+      let response = await stream.next();
+      let secrets = decodeSecrets(response);
+      if (!secrets.some((s) => s.name === name)) {
+        // The certificate first; the token follows once the agent has it.
+        stream.request(['default', name], response);
+        response = await stream.next();
+        secrets = decodeSecrets(response);
+      }
+      const token = secrets.find((s) => s.name === name)?.generic ?? '';
+      assert.match(token, /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+      const claims = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as {
+        sub: string;
+        aud: string | string[];
+      };
+      assert.equal(claims.sub, 'spiffe://example.org/alice');
+      assert.deepEqual([claims.aud].flat(), ['spiffe://example.org/bob']);
+      // A name that is not a valid audience is simply not served.
+      const fetched = await new Promise<DiscoveryResponse>((resolve, reject) =>
+        client.FetchSecrets(
+          { resource_names: [name, 'parley:jwt-svid:'] },
+          sdsMetadata('alice'),
+          (err, r) => (err ? reject(err) : resolve(r as DiscoveryResponse)),
+        ),
+      );
+      assert.deepEqual(
+        decodeSecrets(fetched).map((s) => s.name),
+        [name],
+      );
+    } finally {
+      stream.close();
+    }
+  });
+
   it('ignores a request with a stale nonce', async () => {
     const stream = open('bob');
     try {

@@ -12,8 +12,9 @@ import {
   type DiscoveryRequest,
   type DiscoveryResponse,
   XDS_TYPE_URL,
+  jwtSvidSecretAudience,
 } from '@parley/api';
-import { ParleyError, invalidArgument } from '@parley/core';
+import { type Clock, ParleyError, type SpiffeId, invalidArgument, systemClock } from '@parley/core';
 import { toGrpcStatus } from '../workload-api/grpc-status.js';
 import { type ViewOutcome, ViewFanOut } from '../workload-api/view-fan-out.js';
 import type {
@@ -24,6 +25,7 @@ import type {
   WorkloadView,
 } from '../workload-api/workload-api-deps.js';
 import { NO_IDENTITY } from '../workload-api/workload-responses.js';
+import { JwtSvidSecrets, jwtSvidSecret } from './jwt-svid-secrets.js';
 import { type SdsSecret, secretsFor, secretsVersion } from './sds-secrets.js';
 
 /** An SDS call as grpc-js hands it to a handler (the stream or the unary fetch). */
@@ -38,6 +40,8 @@ export interface SdsDeps {
   /** The agent's SVID cache, read through the same view as the Workload API. */
   readonly cache: WorkloadIdentityCache;
   readonly log: WorkloadApiLog;
+  /** For the lifetimes of JWT-SVID secrets (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 /** The SDS handlers, for `server.addService(loadXdsServices().SecretDiscoveryService.service, …)`. */
@@ -102,11 +106,29 @@ class SdsStream {
   #nonce = 0;
   #lastNonce = '';
   #lastVersion = '';
+  readonly #tokens: JwtSvidSecrets;
 
   constructor(
     private readonly call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>,
     private readonly log: WorkloadApiLog,
-  ) {}
+    fetchJwtSvid: (spiffeId: SpiffeId, audience: string) => Promise<string>,
+    clock: Clock,
+  ) {
+    this.#tokens = new JwtSvidSecrets({
+      fetch: async (audience) => {
+        const id = this.#view?.svids[0]?.spiffeId;
+        if (id === undefined) throw new ParleyError('unavailable', NO_IDENTITY);
+        return fetchJwtSvid(id, audience);
+      },
+      onChange: () => this.#send(false),
+      clock,
+      log,
+    });
+  }
+
+  close(): void {
+    this.#tokens.close();
+  }
 
   onView(outcome: ViewOutcome): void {
     // An unavailable view (no sync yet) serves nothing; the stream waits for the next view.
@@ -130,12 +152,15 @@ class SdsStream {
     const first = this.#names === undefined;
     const changed = first || !sameNames(this.#names ?? [], request.resource_names);
     this.#names = [...request.resource_names];
-    if (changed) this.#send(true);
+    if (changed) {
+      this.#tokens.want(this.#names);
+      this.#send(true);
+    }
   }
 
   #send(force: boolean): void {
     if (this.#view === undefined || this.#names === undefined) return;
-    const secrets = secretsFor(this.#view, this.#names);
+    const secrets = [...secretsFor(this.#view, this.#names), ...this.#tokens.secrets()];
     if (secrets.length === 0) return;
     const version = secretsVersion(secrets);
     if (!force && version === this.#lastVersion) return;
@@ -156,6 +181,7 @@ class SdsStream {
  */
 export function createSdsService(deps: SdsDeps): SdsService {
   const { log } = deps;
+  const clock = deps.clock ?? systemClock;
   const fanOut = new ViewFanOut(deps.cache, log);
 
   async function identify(call: SdsCall, method: string): Promise<readonly Selector[]> {
@@ -199,8 +225,18 @@ export function createSdsService(deps: SdsDeps): SdsService {
       identify(call, 'StreamSecrets').then(
         (selectors) => {
           if (closed || call.cancelled || call.destroyed) return;
-          const opened = new SdsStream(call, log);
-          leave = fanOut.watch(selectors, (outcome) => opened.onView(outcome));
+          const opened = new SdsStream(
+            call,
+            log,
+            async (id, audience) =>
+              (await deps.cache.fetchJwtSvid(selectors, id, [audience])).token,
+            clock,
+          );
+          const unwatch = fanOut.watch(selectors, (outcome) => opened.onView(outcome));
+          leave = () => {
+            unwatch();
+            opened.close();
+          };
           stream = opened;
           for (const request of pending.splice(0)) handle(request);
         },
@@ -216,7 +252,19 @@ export function createSdsService(deps: SdsDeps): SdsService {
         const selectors = await identify(call, 'FetchSecrets');
         const view = fanOut.viewFor(selectors);
         if (view.svids.length === 0) throw new ParleyError('permission-denied', NO_IDENTITY);
-        const secrets = secretsFor(view, request.resource_names);
+        const tokens = await Promise.all(
+          [...new Set(request.resource_names)].flatMap((name) => {
+            const audience = jwtSvidSecretAudience(name);
+            const id = view.svids[0]?.spiffeId;
+            if (audience === undefined || id === undefined) return [];
+            return [
+              deps.cache
+                .fetchJwtSvid(selectors, id, [audience])
+                .then((svid) => jwtSvidSecret(name, svid.token)),
+            ];
+          }),
+        );
+        const secrets = [...secretsFor(view, request.resource_names), ...tokens];
         if (secrets.length === 0)
           throw new ParleyError('not-found', 'none of the requested secrets is available');
         return response(secrets, secretsVersion(secrets), '');

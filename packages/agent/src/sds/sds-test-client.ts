@@ -49,6 +49,8 @@ export interface DecodedSecret {
   readonly key?: string;
   /** The SPIFFE validator's trust domains of a validation_context, name → PEM. */
   readonly trustDomains?: ReadonlyMap<string, string>;
+  /** The value of a generic_secret (token egress: `Bearer <JWT-SVID>`). */
+  readonly generic?: string;
 }
 
 const text = (base64: unknown): string => Buffer.from(String(base64), 'base64').toString();
@@ -63,6 +65,7 @@ export function decodeSecrets(response: DiscoveryResponse): DecodedSecret[] {
         certificate_chain: { inline_bytes: string };
         private_key: { inline_bytes: string };
       };
+      generic_secret?: { secret: { inline_string: string } };
       validation_context?: {
         custom_validator_config: {
           name: string;
@@ -78,6 +81,9 @@ export function decodeSecrets(response: DiscoveryResponse): DecodedSecret[] {
         chain: text(s.tls_certificate.certificate_chain.inline_bytes),
         key: text(s.tls_certificate.private_key.inline_bytes),
       };
+    }
+    if (s.generic_secret !== undefined) {
+      return { name: s.name, generic: s.generic_secret.secret.inline_string };
     }
     const config = s.validation_context?.custom_validator_config;
     if (config?.name !== 'envoy.tls.cert_validator.spiffe') throw new Error('no SPIFFE validator');

@@ -66,7 +66,7 @@ export async function serveAgentSocket(
   );
   server.addService(
     loadXdsServices().SecretDiscoveryService.service,
-    createSdsService({ identify, cache: deps.cache, log: deps.log }),
+    createSdsService({ identify, cache: deps.cache, log: deps.log, clock: deps.clock }),
   );
   if (deps.xdsRelay !== undefined) {
     server.addService(

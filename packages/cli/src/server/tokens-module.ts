@@ -6,12 +6,11 @@ import {
   type Clock,
   type Task,
   bundleSet,
-  listenHttp,
   runTasks,
   sleep,
   verifyJwtSvid,
 } from '@parley/core';
-import type { TokenPolicy } from '@parley/api';
+import { type TokenPolicy, listenHttp } from '@parley/api';
 import type { Ca, KeyManager, RotatingTlsMaterial } from '@parley/identity';
 import { AuditBatcher, type Database, pruneRevokedTokens } from '@parley/store';
 import {

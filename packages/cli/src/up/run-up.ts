@@ -38,6 +38,7 @@ export const UP_DEFAULT_PORTS = {
   xds: 15012,
   authz: 15013,
   secrets: 8200,
+  tokens: 8443,
 } as const;
 
 /** The demo `parley up` runs: none, or a folder laid out like examples/sock-shop. */
@@ -184,6 +185,7 @@ export async function runUp(options: UpOptions, deps: UpDeps): Promise<number> {
   const xdsPort = await named('xDS', UP_DEFAULT_PORTS.xds);
   const authzPort = await named('authz', UP_DEFAULT_PORTS.authz);
   const secretsPort = await named('secrets', UP_DEFAULT_PORTS.secrets);
+  const tokensPort = await named('tokens', UP_DEFAULT_PORTS.tokens);
   let edgePort: number | undefined;
 
   const services: ServiceStatus[] = [];
@@ -201,6 +203,8 @@ export async function runUp(options: UpOptions, deps: UpDeps): Promise<number> {
       metricsUrl,
       // The server's SVID names localhost (not 127.0.0.1): clients verify the host name.
       secretsUrl: `https://localhost:${secretsPort}`,
+      // The OAuth issuer identifier, exactly.
+      tokensUrl: `https://localhost:${tokensPort}`,
       components,
       services,
     };
@@ -281,6 +285,7 @@ export async function runUp(options: UpOptions, deps: UpDeps): Promise<number> {
         xdsPort,
         authzPort,
         secretsPort,
+        tokensPort,
       }),
       {
         mode: 0o600,

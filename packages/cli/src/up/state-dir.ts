@@ -203,6 +203,7 @@ export function serverConfigYaml(options: {
   readonly xdsPort: number;
   readonly authzPort: number;
   readonly secretsPort: number;
+  readonly tokensPort: number;
 }): string {
   return `# Written by parley up at each start; edit the mesh in ./mesh (git commit), not here.
 trustDomain: ${options.trustDomain}
@@ -220,6 +221,9 @@ authz:
   extAuthz: agent
 secrets:
   address: 127.0.0.1:${options.secretsPort}
+tokens:
+  address: 127.0.0.1:${options.tokensPort}
+  issuer: https://localhost:${options.tokensPort}
 `;
 }
 

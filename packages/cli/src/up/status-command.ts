@@ -18,6 +18,7 @@ export function renderStatus(s: StatusDocument): string {
     ['authz', s.authzAddress],
     ['metrics', s.metricsUrl],
     ['secrets', s.secretsUrl],
+    ['tokens', s.tokensUrl],
   ];
   if (url !== undefined) fields.push(['front-end', url]);
   const components = renderTable(

@@ -46,6 +46,8 @@ export interface StatusDocument {
   readonly metricsUrl: string;
   /** The secrets API (Vault KV v2 paths under `/v1`, mount `secret`; HTTPS with the server's SVID). */
   readonly secretsUrl: string;
+  /** The OAuth authorization server: exactly its `issuer` (metadata under `/.well-known/`). */
+  readonly tokensUrl: string;
   readonly components: readonly ComponentStatus[];
   readonly services: readonly ServiceStatus[];
 }

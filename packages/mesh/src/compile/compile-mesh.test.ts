@@ -10,7 +10,7 @@ import type { Endpoint, MeshConfig } from '../model/mesh-config.js';
 import { parseMeshConfig } from '../model/parse-mesh-config.js';
 import { MESH_NAMES, type MeshSnapshot, type ProxyResources } from '../snapshot/mesh-snapshot.js';
 import { renderProxy } from '../snapshot/render-proxy.js';
-import { type HttpFilterPiece, HTTP_FILTER_ORDER } from './filters.js';
+import { type HttpFilterPiece, HTTP_FILTER_ORDER, egressFilterName } from './filters.js';
 import { compileMesh, withEndpoints } from './compile-mesh.js';
 
 const run = promisify(execFile);
@@ -51,6 +51,7 @@ kind: Route
 metadata: { name: reviews }
 spec:
   host: reviews
+  egress: { token: { audience: spiffe://example.org/reviews } }
   rules:
     - name: by-header
       match:
@@ -205,8 +206,30 @@ describe('compileMesh', () => {
     });
     assert.deepEqual(
       list(l, ...HCM, 'http_filters').map((f) => at(f, 'name')),
-      ['envoy.filters.http.fault', 'envoy.filters.http.router'],
+      ['envoy.filters.http.fault', egressFilterName(REVIEWS), 'envoy.filters.http.router'],
     );
+  });
+
+  it('injects a JWT-SVID for the audience of routes with token egress, and only on those', () => {
+    const l = decoded(front, XDS_TYPE_URL.listener, 'outbound');
+    const injector = list(l, ...HCM, 'http_filters').find(
+      (f) => at(f, 'name') === egressFilterName(REVIEWS),
+    );
+    assert.equal(at(injector, 'typed_config', 'overwrite'), true);
+    assert.equal(at(injector, 'typed_config', 'allow_request_without_credential'), false);
+    const generic = at(injector, 'typed_config', 'credential', 'typed_config');
+    assert.equal(at(generic, 'header'), 'Authorization');
+    assert.equal(at(generic, 'credential', 'name'), `parley:jwt-svid:${REVIEWS}`);
+    const routes = decoded(front, XDS_TYPE_URL.route, 'outbound');
+    const hosts = list(routes, 'virtual_hosts');
+    const perFilter = (name: string) =>
+      at(
+        hosts.find((h) => at(h, 'name') === name),
+        'typed_per_filter_config',
+        egressFilterName(REVIEWS),
+      );
+    assert.equal(perFilter('reviews'), undefined, 'on for reviews');
+    assert.equal(at(perFilter('reviews-v2'), 'disabled'), true, 'off for every other host');
   });
 
   it('routes requests naming no service to the default destination (an edge proxy)', () => {

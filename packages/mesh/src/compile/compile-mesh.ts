@@ -13,7 +13,11 @@ import { destinationCluster, inboundAppCluster, proxylessCluster } from './clust
 import { clusterLoadAssignment } from './endpoints.js';
 import { DEFAULT_HTTP_FILTERS, type HttpFilterPiece } from './filters.js';
 import { OUTBOUND_LISTENER, apiListener, inboundListener, outboundListener } from './listeners.js';
-import { outboundRouteConfiguration, proxylessRouteConfiguration } from './routes.js';
+import {
+  egressAudiences,
+  outboundRouteConfiguration,
+  proxylessRouteConfiguration,
+} from './routes.js';
 import { xdsResource } from './xds-resource.js';
 
 /** What `compileMesh` needs besides the config. */
@@ -239,7 +243,14 @@ class MeshPlan {
         host: '127.0.0.1',
         port: service.sidecar.outboundPort,
       };
-      const l = outboundListener(service, address, set.routeName, this.filters, endpoint);
+      const l = outboundListener(
+        service,
+        address,
+        set.routeName,
+        this.filters,
+        endpoint,
+        egressAudiences(set.hosts, this.routes),
+      );
       listeners.set(OUTBOUND_LISTENER, xdsResource(XDS_TYPE_URL.listener, OUTBOUND_LISTENER, l));
     }
     own = { listeners, clusters };

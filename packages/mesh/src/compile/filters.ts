@@ -1,6 +1,7 @@
-import type { ProtoObject } from '@parley/api';
+import { createHash } from 'node:crypto';
+import { type ProtoObject, jwtSvidSecretName } from '@parley/api';
 import type { Endpoint, Service } from '../model/mesh-config.js';
-import { TYPE, stringStruct } from './xds-resource.js';
+import { TYPE, sdsSecret, stringStruct } from './xds-resource.js';
 
 /** Which listener of a sidecar an HTTP filter chain belongs to. */
 export type ListenerSide = 'inbound' | 'outbound';
@@ -12,6 +13,8 @@ export interface HttpFilterContext {
   readonly service: Service;
   /** The instance, when the proxy fronts one. */
   readonly endpoint?: Endpoint;
+  /** Outbound: the audiences of the token egress of the routes this proxy calls, sorted. */
+  readonly egressAudiences?: readonly string[];
 }
 
 /** One entry of an HTTP connection manager's `http_filters`. */
@@ -40,6 +43,7 @@ export const HTTP_FILTER_ORDER = {
   jwtAuthn: 200,
   rbac: 300,
   extAuthz: 400,
+  egress: 500,
 } as const;
 
 /** Fault injection on the caller's side; routes carry their faults as per-route config. */
@@ -51,8 +55,43 @@ export const FAULT_FILTER: HttpFilterPiece = {
       : [],
 };
 
+/** The name of the credential injector that sends tokens for `audience` (route egress). */
+export function egressFilterName(audience: string): string {
+  return `parley.egress.${createHash('sha256').update(audience).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * Token egress on the caller's side (docs/mesh-config.md, Route `egress`): one credential
+ * injector per audience the proxy's routes ask for, turned off by every virtual host of another
+ * audience (see `virtualHost`). Each takes `Bearer <JWT-SVID>` from the agent over SDS and sets
+ * it as `Authorization`, replacing the app's; without the secret the request is refused (401),
+ * never sent with another audience's token.
+ */
+export const EGRESS_FILTER: HttpFilterPiece = {
+  order: HTTP_FILTER_ORDER.egress,
+  filters: (ctx) =>
+    ctx.side !== 'outbound'
+      ? []
+      : (ctx.egressAudiences ?? []).map((audience) => ({
+          name: egressFilterName(audience),
+          typed_config: {
+            '@type': TYPE.credentialInjector,
+            overwrite: true,
+            allow_request_without_credential: false,
+            credential: {
+              name: 'envoy.http.injected_credentials.generic',
+              typed_config: {
+                '@type': TYPE.genericCredential,
+                credential: sdsSecret(jwtSvidSecretName(audience)),
+                header: 'Authorization',
+              },
+            },
+          },
+        })),
+};
+
 /** The filters every compiled mesh has. */
-export const DEFAULT_HTTP_FILTERS: readonly HttpFilterPiece[] = [FAULT_FILTER];
+export const DEFAULT_HTTP_FILTERS: readonly HttpFilterPiece[] = [FAULT_FILTER, EGRESS_FILTER];
 
 /** The HTTP filter chain of a listener: the pieces that apply, in order, then the router. */
 export function httpFilters(

@@ -7,6 +7,7 @@ import type {
   StringMatch,
   TrafficPolicy,
 } from '../model/mesh-config.js';
+import { egressFilterName } from './filters.js';
 import { TYPE, duration, fractionalPercent } from './xds-resource.js';
 
 function stringMatcher(m: StringMatch): ProtoObject {
@@ -180,13 +181,40 @@ function destinationHost(
   };
 }
 
-/** The virtual host of a destination service for Envoy sidecars. */
+/**
+ * The virtual host of a destination service for Envoy sidecars. Token egress: the proxy has one
+ * credential injector per audience its routes ask for (`audiences`); each host turns off every
+ * injector but its own, so a request carries its destination's token and no other.
+ */
 export function virtualHost(
   service: Service,
   route: Route | undefined,
   policies: ReadonlyMap<string, TrafficPolicy>,
+  audiences: readonly string[] = [],
 ): ProtoObject {
-  return destinationHost(service, route, policies, ruleRoute);
+  const host = destinationHost(service, route, policies, ruleRoute);
+  const own = route?.egress?.token.audience;
+  const off = audiences.filter((a) => a !== own);
+  return off.length === 0
+    ? host
+    : {
+        ...host,
+        typed_per_filter_config: Object.fromEntries(
+          off.map((a) => [egressFilterName(a), { '@type': TYPE.filterConfig, disabled: true }]),
+        ),
+      };
+}
+
+/** The audiences of the token egress of the routes to `services`, sorted, each once. */
+export function egressAudiences(
+  services: readonly Service[],
+  routes: ReadonlyMap<string, Route>,
+): string[] {
+  const audiences = services.flatMap((s) => {
+    const audience = routes.get(s.metadata.name)?.egress?.token.audience;
+    return audience === undefined ? [] : [audience];
+  });
+  return [...new Set(audiences)].sort();
 }
 
 /**
@@ -200,9 +228,12 @@ export function outboundRouteConfiguration(
   policies: ReadonlyMap<string, TrafficPolicy>,
   fallback?: Service,
 ): ProtoObject {
-  const hosts = services.map((s) => virtualHost(s, routes.get(s.metadata.name), policies));
+  const audiences = egressAudiences(services, routes);
+  const hosts = services.map((s) =>
+    virtualHost(s, routes.get(s.metadata.name), policies, audiences),
+  );
   if (fallback !== undefined) {
-    const host = virtualHost(fallback, routes.get(fallback.metadata.name), policies);
+    const host = virtualHost(fallback, routes.get(fallback.metadata.name), policies, audiences);
     hosts.push({ ...host, name: 'default', domains: ['*'] });
   }
   return { name, virtual_hosts: hosts };

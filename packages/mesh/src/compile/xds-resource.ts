@@ -12,6 +12,11 @@ export const TYPE = {
   upstreamTls: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
   stdoutLog: 'type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog',
   httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+  credentialInjector:
+    'type.googleapis.com/envoy.extensions.filters.http.credential_injector.v3.CredentialInjector',
+  genericCredential:
+    'type.googleapis.com/envoy.extensions.http.injected_credentials.generic.v3.Generic',
+  filterConfig: 'type.googleapis.com/envoy.config.route.v3.FilterConfig',
 } as const;
 
 /** Encodes a resource (schema-checked by `encodeAny`) with a version that hashes its bytes. */

@@ -182,6 +182,21 @@ export interface Route {
   readonly metadata: Metadata;
   readonly host: string;
   readonly rules: readonly RouteRule[];
+  /** What the caller's sidecar adds to every request of this route (docs/mesh-config.md). */
+  readonly egress?: RouteEgress;
+}
+
+/**
+ * Egress injection: the caller's sidecar obtains a token for the destination's audience and
+ * sends it as `Authorization: Bearer`, replacing whatever the app sent; the app never handles it.
+ */
+export interface RouteEgress {
+  readonly token: {
+    /** The token's audience (the destination as its validator names itself). */
+    readonly audience: string;
+    /** Where the sidecar gets it: a JWT-SVID of its own identity from the node's agent. */
+    readonly source: 'jwt-svid';
+  };
 }
 
 /** A load-balancing algorithm. */

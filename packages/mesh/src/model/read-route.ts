@@ -6,6 +6,7 @@ import type {
   MirrorPolicy,
   RetryPolicy,
   Route,
+  RouteEgress,
   RouteMatch,
   RouteRule,
   SourceRef,
@@ -233,6 +234,25 @@ function readRule(rule: ObjectReader, index: number, problems: ConfigProblem[]):
   };
 }
 
+// An audience is an identifier (often a URI or SPIFFE ID): printable ASCII, no spaces.
+const AUDIENCE = /^[\x21-\x7e]{1,512}$/;
+
+function readEgress(r: ObjectReader | undefined): RouteEgress | undefined {
+  if (r === undefined) return undefined;
+  const t = r.object('token');
+  if (t === undefined) {
+    r.problem('token', 'is required');
+    return undefined;
+  }
+  const audience = t.string('audience');
+  const source = t.oneOf('source', ['jwt-svid'] as const, 'jwt-svid');
+  if (audience !== undefined && !AUDIENCE.test(audience)) {
+    t.problem('audience', 'must be 1-512 printable ASCII characters without spaces');
+    return undefined;
+  }
+  return audience === undefined ? undefined : { token: { audience, source } };
+}
+
 /** Reads the `spec` of a Route; weights are settled by the semantic checks. */
 export function readRoute(
   spec: ObjectReader,
@@ -243,6 +263,7 @@ export function readRoute(
   const host = patterned(spec, 'host', SERVICE_NAME, 'a service name');
   if (!spec.has('rules')) spec.problem('rules', 'is required');
   const rules = readItems(spec, 'rules', problems, (r, i) => readRule(r, i, problems));
+  const egress = readEgress(spec.object('egress'));
   if (host === undefined) return undefined;
-  return { kind: 'Route', source, metadata, host, rules };
+  return { kind: 'Route', source, metadata, host, rules, ...(egress !== undefined && { egress }) };
 }

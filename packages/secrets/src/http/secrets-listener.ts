@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SecureContextOptions, TLSSocket } from 'node:tls';
-import { type HttpListener, listenHttp } from '@parley/core';
+import { type HttpListener, listenHttp } from '@parley/api';
 import { acceptListMethod, underlyingSocket } from './list-method.js';
 
 /** The secrets listener once bound. */
