@@ -67,6 +67,8 @@ export interface MeshClusterOptions {
   readonly extAuthz?: 'agent' | 'server';
   /** The share of allows the decision log records (default: the server's). */
   readonly sampleAllows?: number;
+  /** More top-level server config (YAML lines), e.g. a `tokens:` section. */
+  readonly serverConfig?: readonly string[];
 }
 
 /**
@@ -107,6 +109,7 @@ export async function startMeshCluster(options: MeshClusterOptions = {}): Promis
       `  address: 127.0.0.1:${authzPort}`,
       `  extAuthz: ${options.extAuthz ?? 'agent'}`,
       ...(options.sampleAllows === undefined ? [] : [`  sampleAllows: ${options.sampleAllows}`]),
+      ...(options.serverConfig ?? []),
     ].join('\n'),
   );
   const daemons: Daemon[] = [];

@@ -55,4 +55,4 @@ export * from './compile/compile-mesh.js';
 export * from './compile/filters.js';
 export * from './snapshot/render-proxy.js';
 export { INBOUND_PATH_NORMALIZATION } from './compile/listeners.js';
-export { controlPlaneCluster } from './compile/clusters.js';
+export { controlPlaneCluster, serverTlsSocket } from './compile/clusters.js';

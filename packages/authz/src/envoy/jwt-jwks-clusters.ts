@@ -49,9 +49,20 @@ export function jwksClusterName(uri: string): string {
  */
 export function jwksClusters(
   issuers: readonly AuthzJwtIssuer[],
-  options: { readonly trustedCa?: JwksTrustedCa } = {},
+  options: {
+    readonly trustedCa?: JwksTrustedCa;
+    /**
+     * Parley's own OAuth issuer: JWKS URIs of this origin (`https://host:port`) are fetched
+     * with this transport socket (the server's SVID verified over SDS) instead of `trustedCa`.
+     */
+    readonly own?: { readonly origin: string; readonly transportSocket: ProtoObject };
+  } = {},
 ): ProtoObject[] {
   const trustedCa = options.trustedCa ?? { filename: SYSTEM_CA_BUNDLE };
+  const ownSocket = (uri: string) =>
+    options.own !== undefined && new URL(uri).origin === options.own.origin
+      ? options.own.transportSocket
+      : undefined;
   const clusters = new Map<string, ProtoObject>();
   for (const issuer of issuers) {
     if (issuer.jwks.kind !== 'remote') continue;
@@ -77,7 +88,7 @@ export function jwksClusters(
         ],
       },
       ...(https && {
-        transport_socket: {
+        transport_socket: ownSocket(issuer.jwks.uri) ?? {
           name: 'envoy.transport_sockets.tls',
           typed_config: {
             '@type': UPSTREAM_TLS_TYPE_URL,

@@ -40,6 +40,8 @@ export async function startAuthzModule(
   config: AuthzConfig,
   deps: {
     readonly serverId: SpiffeId;
+    /** The tokens module's issuer, whose JWKS sidecars fetch over SPIFFE mTLS. */
+    readonly tokensIssuer?: string | undefined;
     readonly material: RotatingTlsMaterial;
     /** The SPIFFE ID of a verified SVID chain's leaf, or undefined. */
     readonly authenticate: (raw: Buffer) => string | undefined;
@@ -126,7 +128,7 @@ export async function startAuthzModule(
   log.info('authz listening', { address: config.address, extAuthz: config.extAuthz });
 
   return {
-    pieces: (mesh) => authzPieces(config, deps.serverId.toString(), mesh),
+    pieces: (mesh) => authzPieces(config, deps.serverId.toString(), mesh, deps.tokensIssuer),
     serve: (commit, mesh) => {
       if (current?.version === commit) return;
       current = snapshotOf(commit, mesh);

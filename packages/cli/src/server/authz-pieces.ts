@@ -17,6 +17,7 @@ import {
   type MeshConfig as MeshDocuments,
   type Service,
   controlPlaneCluster,
+  serverTlsSocket,
 } from '@parley/mesh';
 import type { AuthzConfig } from './server-config.js';
 
@@ -61,6 +62,7 @@ export function authzPieces(
   config: AuthzConfig,
   serverId: string,
   mesh: MeshDocuments,
+  tokensIssuer?: string,
 ): HttpFilterPiece[] {
   const snapshot = snapshotOf('', mesh);
   const issuers = mesh.authorizationPolicies.flatMap((p) => p.jwtIssuers ?? []);
@@ -100,7 +102,18 @@ export function authzPieces(
     {
       order: HTTP_FILTER_ORDER.jwtAuthn,
       filters: (ctx) => (ctx.side === 'inbound' && jwt !== undefined ? [jwt] : []),
-      clusters: jwksClusters(issuers),
+      // Parley's own issuer serves its JWKS with the server's SVID: verified as the mesh does.
+      clusters: jwksClusters(
+        issuers,
+        tokensIssuer === undefined
+          ? {}
+          : {
+              own: {
+                origin: new URL(tokensIssuer).origin,
+                transportSocket: serverTlsSocket(serverId, new URL(tokensIssuer).hostname),
+              },
+            },
+      ),
     },
     {
       order: HTTP_FILTER_ORDER.rbac,

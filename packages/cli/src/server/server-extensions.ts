@@ -69,6 +69,7 @@ export const serverExtensions: ServerExtensions = {
     // Authorization enforces the policies of the mesh's repository: it runs with the mesh.
     const authz = await startAuthzModule(config.authz, {
       serverId: serverIdOf(config),
+      tokensIssuer: tokens?.issuer,
       material,
       authenticate: (raw) => {
         const r = verifyPeerSvid(ca, clock, raw);

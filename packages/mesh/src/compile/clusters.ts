@@ -200,19 +200,29 @@ export function controlPlaneCluster(
         explicit_http_config: { http2_protocol_options: {} },
       },
     },
-    transport_socket: {
-      name: 'envoy.transport_sockets.tls',
-      typed_config: {
-        '@type': TYPE.upstreamTls,
-        common_tls_context: {
-          tls_params: { tls_minimum_protocol_version: 'TLSv1_2' },
-          tls_certificate_sds_secret_configs: [sdsSecret(MESH_NAMES.ownCertificate)],
-          combined_validation_context: {
-            default_validation_context: {
-              match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: serverId } }],
-            },
-            validation_context_sds_secret_config: sdsSecret(MESH_NAMES.ownTrustDomain),
+    transport_socket: serverTlsSocket(serverId),
+  };
+}
+
+/**
+ * The TLS a sidecar talks to the Parley server with: its own SVID (SDS `default`), and the
+ * server's certificate verified by the trust domain's bundle (SDS `ROOTCA`) with the server's
+ * SPIFFE ID as URI SAN. `sni` names the host when the server is reached by a URL.
+ */
+export function serverTlsSocket(serverId: string, sni?: string): ProtoObject {
+  return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': TYPE.upstreamTls,
+      ...(sni !== undefined && { sni }),
+      common_tls_context: {
+        tls_params: { tls_minimum_protocol_version: 'TLSv1_2' },
+        tls_certificate_sds_secret_configs: [sdsSecret(MESH_NAMES.ownCertificate)],
+        combined_validation_context: {
+          default_validation_context: {
+            match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: serverId } }],
           },
+          validation_context_sds_secret_config: sdsSecret(MESH_NAMES.ownTrustDomain),
         },
       },
     },
