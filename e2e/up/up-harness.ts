@@ -58,6 +58,7 @@ export interface UpStatus {
   readonly xdsAddress: string;
   readonly metricsUrl: string;
   readonly secretsUrl: string;
+  readonly tokensUrl: string;
   readonly components: readonly {
     name: string;
     state: string;

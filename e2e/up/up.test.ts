@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { access, chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -82,6 +83,7 @@ describe('parley up --detach with the Sock Shop demo', () => {
     assert.match(status.xdsAddress, /^127\.0\.0\.1:\d+$/);
     assert.match(status.metricsUrl, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
     assert.match(status.secretsUrl, /^https:\/\/localhost:\d+$/);
+    assert.match(status.tokensUrl, /^https:\/\/localhost:\d+$/);
     for (const c of status.components) {
       assert.equal(c.state, 'ready', c.name);
       assert.ok(c.pid !== null && alive(c.pid), c.name);
@@ -111,6 +113,25 @@ describe('parley up --detach with the Sock Shop demo', () => {
         assert.match(s.inbound ?? '', /^127\.0\.0\.1:\d+$/);
       }
     }
+  });
+
+  it('serves the OAuth metadata at tokensUrl, whose issuer is exactly tokensUrl', async () => {
+    const bundle = await parley(['bundle', 'show', '-o', 'pem', '--socket', status.adminSocket]);
+    assert.equal(bundle.code, 0, bundle.stderr);
+    const metadata = await new Promise<{ issuer: string; jwks_uri: string }>((resolve, reject) =>
+      httpsGet(
+        `${status.tokensUrl}/.well-known/oauth-authorization-server`,
+        { ca: bundle.stdout },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => resolve(JSON.parse(text) as { issuer: string; jwks_uri: string }));
+        },
+      ).on('error', reject),
+    );
+    assert.equal(metadata.issuer, status.tokensUrl);
+    assert.equal(metadata.jwks_uri, `${status.tokensUrl}/oauth2/jwks`);
   });
 
   it('places an order through the front-end URL, every hop through Envoy with mTLS', async () => {
