@@ -6,7 +6,6 @@ import {
   bundleSet,
   parseSpiffeId,
   runTasks,
-  sleep,
   verifyJwtSvid,
 } from '@parley/core';
 import { type SecretPolicy, parseSecretPolicyDocument } from '@parley/api';
@@ -27,6 +26,7 @@ import {
 import { type Database, listEntries, listSecretPolicies } from '@parley/store';
 import type { Log } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { periodic } from './periodic.js';
 import { followServerSvid, peerSvidVerifier } from './server-svid.js';
 import { loadKeyring, readSecretSource } from './secrets-keys.js';
 import type { SecretsConfig } from './server-config.js';
@@ -205,15 +205,7 @@ export async function startSecretsModule(
   svid.attach(listener);
   log.info('secrets listening', { address: listener.address, keyEncryptionKey: keyring.activeId });
 
-  const every =
-    (ms: number, what: string, fn: () => Promise<unknown>): Task =>
-    async (signal) => {
-      while (!signal.aborted) {
-        await sleep(ms, signal).catch(() => undefined);
-        if (signal.aborted) return;
-        await fn().catch((err: unknown) => log.error(`secrets: ${what} failed`, { error: err }));
-      }
-    };
+  const every = periodic(log, 'secrets');
 
   return {
     address: listener.address,

@@ -2,14 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import {
-  type Clock,
-  type Task,
-  bundleSet,
-  runTasks,
-  sleep,
-  verifyJwtSvid,
-} from '@parley/core';
+import { type Clock, type Task, bundleSet, runTasks, verifyJwtSvid } from '@parley/core';
 import { type TokenPolicy, listenHttp } from '@parley/api';
 import type { Ca, KeyManager, RotatingTlsMaterial } from '@parley/identity';
 import { AuditBatcher, type Database, pruneRevokedTokens } from '@parley/store';
@@ -25,6 +18,7 @@ import {
 import type { Log } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { TokensConfig } from './server-config.js';
+import { periodic } from './periodic.js';
 import { followServerSvid, peerSvidVerifier } from './server-svid.js';
 
 /** The tokens module as the server runs it. */
@@ -184,15 +178,7 @@ export async function startTokensModule(
   });
   log.info('tokens listening', { address: listener.address, issuer, kid: keys.current().kid });
 
-  const every =
-    (ms: number, what: string, fn: () => Promise<unknown>): Task =>
-    async (signal) => {
-      while (!signal.aborted) {
-        await sleep(ms, signal).catch(() => undefined);
-        if (signal.aborted) return;
-        await fn().catch((err: unknown) => log.error(`tokens: ${what} failed`, { error: err }));
-      }
-    };
+  const every = periodic(log, 'tokens');
 
   return {
     issuer,

@@ -171,6 +171,31 @@ export function createSecretEngine(deps: {
     return Math.max(oldest, secret.oldestVersion);
   }
 
+  /**
+   * Stores `data` as `version` of `secret` (sealed, with its deletion time) and prunes what
+   * max_versions drops; returns the oldest version kept and the new version's deletion time.
+   */
+  async function addVersion(
+    tx: Transaction,
+    path: string,
+    secret: StoredSecret,
+    version: number,
+    data: SecretData,
+    now: number,
+  ): Promise<{ oldest: number; deletionTime: number | undefined }> {
+    const deletionTime =
+      secret.deleteVersionAfterMs > 0 ? now + secret.deleteVersionAfterMs : undefined;
+    await insertSecretVersion(tx, mount, path, {
+      version,
+      createdAt: now,
+      deletionTime,
+      sealedValue: seal(secret, version, data),
+    });
+    const oldest = oldestKept(secret, version);
+    if (oldest > secret.oldestVersion) await pruneSecretVersions(tx, mount, path, oldest);
+    return { oldest, deletionTime };
+  }
+
   function event(caller: SecretCaller, action: string, detail: Detail) {
     return { at: clock.now(), module: 'secrets', action, subject: subjectOf(caller), detail };
   }
@@ -344,16 +369,7 @@ export function createSecretEngine(deps: {
         }
         if (existing === undefined) await insertSecret(tx, secret);
         const version = secret.currentVersion + 1;
-        const deletionTime =
-          secret.deleteVersionAfterMs > 0 ? now + secret.deleteVersionAfterMs : undefined;
-        await insertSecretVersion(tx, mount, path, {
-          version,
-          createdAt: now,
-          deletionTime,
-          sealedValue: seal(secret, version, data),
-        });
-        const oldest = oldestKept(secret, version);
-        if (oldest > secret.oldestVersion) await pruneSecretVersions(tx, mount, path, oldest);
+        const { oldest, deletionTime } = await addVersion(tx, path, secret, version, data, now);
         await updateSecret(tx, {
           ...secret,
           currentVersion: version,
@@ -570,16 +586,7 @@ export function createSecretEngine(deps: {
           pendingSince: undefined,
           updatedAt: now,
         };
-        const deletionTime =
-          secret.deleteVersionAfterMs > 0 ? now + secret.deleteVersionAfterMs : undefined;
-        await insertSecretVersion(tx, mount, path, {
-          version,
-          createdAt: now,
-          deletionTime,
-          sealedValue: seal(secret, version, data),
-        });
-        const oldest = oldestKept(secret, version);
-        if (oldest > secret.oldestVersion) await pruneSecretVersions(tx, mount, path, oldest);
+        const { oldest } = await addVersion(tx, path, secret, version, data, now);
         await updateSecret(tx, { ...secret, oldestVersion: oldest });
         return {
           result: undefined,

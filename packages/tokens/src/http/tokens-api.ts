@@ -98,6 +98,16 @@ export function createTokensApi(deps: {
     );
   }
 
+  /** An introspection or revocation request: its authenticated client and its `token`. */
+  async function tokenRequest(req: IncomingMessage, peer: () => PeerCertificate) {
+    const type = req.headers['content-type'];
+    const params = parseForm(type, await readBody(req, MAX_TOKEN_REQUEST_BYTES));
+    const client = await authenticated(req, params, peer);
+    const token = params.get('token')?.[0];
+    if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
+    return { client, token };
+  }
+
   const endpoints: Record<
     string,
     (req: IncomingMessage, res: ServerResponse, peer: () => PeerCertificate) => Promise<void>
@@ -109,23 +119,11 @@ export function createTokensApi(deps: {
       send(res, 200, await deps.service.token(client, request), NO_STORE);
     },
     '/oauth2/introspect': async (req, res, peer) => {
-      const params = parseForm(
-        req.headers['content-type'],
-        await readBody(req, MAX_TOKEN_REQUEST_BYTES),
-      );
-      const client = await authenticated(req, params, peer);
-      const token = params.get('token')?.[0];
-      if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
+      const { client, token } = await tokenRequest(req, peer);
       send(res, 200, await deps.service.introspect(client, token), NO_STORE);
     },
     '/oauth2/revoke': async (req, res, peer) => {
-      const params = parseForm(
-        req.headers['content-type'],
-        await readBody(req, MAX_TOKEN_REQUEST_BYTES),
-      );
-      const client = await authenticated(req, params, peer);
-      const token = params.get('token')?.[0];
-      if (token === undefined) throw new OAuthError('invalid_request', 'token is required');
+      const { client, token } = await tokenRequest(req, peer);
       await deps.service.revoke(client, token);
       res.writeHead(200, { 'Content-Length': 0, ...NO_STORE });
       res.end();
