@@ -69,6 +69,8 @@ export interface MeshClusterOptions {
   readonly sampleAllows?: number;
   /** More top-level server config (YAML lines), e.g. a `tokens:` section. */
   readonly serverConfig?: readonly string[];
+  /** More top-level agent config (YAML lines), e.g. `tokenEndpoint`. */
+  readonly agentConfig?: readonly string[];
 }
 
 /**
@@ -156,6 +158,7 @@ export async function startMeshCluster(options: MeshClusterOptions = {}): Promis
         `  serverAddress: 127.0.0.1:${xdsPort}`,
         'authz:',
         `  serverAddress: 127.0.0.1:${authzPort}`,
+        ...(options.agentConfig ?? []),
       ].join('\n'),
     );
     const agent = startParley(['agent', 'run', '--config', join(dir, 'agent.yaml')]);

@@ -13,6 +13,7 @@ const TD = 'spiffe://example.org';
 const A = `${TD}/service-a`;
 const B = `${TD}/service-b`;
 const C = `${TD}/service-c`;
+const D = `${TD}/service-d`;
 const IDP = 'https://idp.example';
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN = 'urn:ietf:params:oauth:token-type:access_token';
@@ -30,7 +31,10 @@ function userToken(key: ReturnType<typeof generateKeyPairSync>['privateKey'], cl
   return `${input}.${signature.toString('base64url')}`;
 }
 
-function mesh(ports: { a: number[]; b: number[] }, issuer: string): Record<string, string> {
+function mesh(
+  ports: { a: number[]; b: number[]; d: number[] },
+  issuer: string,
+): Record<string, string> {
   const service = (name: string, [inbound, outbound, app]: number[], calls: string) => `
 apiVersion: parley.dev/v1
 kind: Service
@@ -43,8 +47,19 @@ spec:
     - { name: ${name}-0, inbound: 127.0.0.1:${inbound}, outbound: 127.0.0.1:${outbound}, app: 127.0.0.1:${app} }
 `;
   return {
-    'services/a.yaml': service('service-a', ports.a, 'service-b'),
+    'services/a.yaml': service('service-a', ports.a, 'service-b, service-d'),
     'services/b.yaml': service('service-b', ports.b, ''),
+    'services/d.yaml': service('service-d', ports.d, ''),
+    // A's sidecar attaches an access token of its own for D (the app sends none).
+    'routes/d.yaml': `
+apiVersion: parley.dev/v1
+kind: Route
+metadata: { name: service-d }
+spec:
+  host: service-d
+  egress: { token: { audience: service-d, source: oauth, scopes: [reports:read] } }
+  rules: [{ destinations: [{ service: service-d }] }]
+`,
     'tokens.yaml': `
 apiVersion: parley.dev/v1
 kind: TokenPolicy
@@ -60,8 +75,8 @@ spec:
       subjects: { issuers: [${IDP}], subjects: ["*"] }
     - name: a-own-token
       clients: [${A}]
-      audiences: [service-b]
-      scopes: [orders:read]
+      audiences: [service-b, service-d]
+      scopes: [orders:read, reports:read]
 `,
     'authz.yaml': `
 apiVersion: parley.dev/v1
@@ -71,7 +86,7 @@ spec:
   defaultAction: DENY
   jwtIssuers:
     - issuer: ${issuer}
-      audiences: [service-b]
+      audiences: [service-b, service-d]
       jwksUri: ${issuer}/oauth2/jwks
 ---
 apiVersion: parley.dev/v1
@@ -82,11 +97,22 @@ spec:
   action: ALLOW
   rules:
     - from: [{ principals: [${A}] }]
+      to: [{ paths: [/orders] }]
       when:
         - { key: "request.auth.claims[iss]", values: ["${issuer}"] }
         - { key: "request.auth.claims[act][sub]", values: ["${A}"] }
         - { key: "request.auth.claims[scope]", values: ["orders:read"] }
         - { key: "request.auth.claims[sub]", values: [alice] }
+---
+apiVersion: parley.dev/v1
+kind: AuthorizationPolicy
+metadata: { name: service-d }
+spec:
+  selector: { services: [service-d] }
+  action: ALLOW
+  rules:
+    - from: [{ principals: [${A}] }]
+      when: [{ key: "request.auth.claims[sub]", values: ["${A}"] }]
 `,
   };
 }
@@ -99,6 +125,7 @@ describe('tokens: the delegation chain user → A (token exchange) → B (mTLS +
   let temp: TempDir;
   let cluster: MeshCluster;
   let app: TestApp;
+  let appD: TestApp;
   let issuer = '';
   let bundle = '';
   let outboundA = 0;
@@ -134,8 +161,8 @@ describe('tokens: the delegation chain user → A (token exchange) → B (mTLS +
       req.end(body);
     });
 
-  /** A calls B through its sidecar, with `token` as its bearer token. */
-  const callB = (token?: string) =>
+  /** A calls `host` through its sidecar, with `token` as its bearer token. */
+  const call = (host: string, token?: string) =>
     new Promise<number>((resolve, reject) => {
       const req = request(
         {
@@ -144,7 +171,7 @@ describe('tokens: the delegation chain user → A (token exchange) → B (mTLS +
           path: '/orders',
           agent,
           headers: {
-            host: 'service-b',
+            host,
             ...(token !== undefined && { authorization: `Bearer ${token}` }),
           },
         },
@@ -156,6 +183,8 @@ describe('tokens: the delegation chain user → A (token exchange) → B (mTLS +
       req.on('error', reject);
       req.end();
     });
+
+  const callB = (token?: string) => call('service-b', token);
 
   const exchange = (client: string, subject: string, audience = 'service-b') =>
     tokenEndpoint(svids.get(client) as Svid, {
@@ -190,8 +219,13 @@ describe('tokens: the delegation chain user → A (token exchange) → B (mTLS +
       }),
     );
     app = await startTestApp('service-b-0');
-    const [tokensPort, ...p] = (await freePorts(7));
-    const ports = { a: [p[0] ?? 0, p[1] ?? 0, 9], b: [p[2] ?? 0, p[3] ?? 0, app.port] };
+    appD = await startTestApp('service-d-0');
+    const [tokensPort, ...p] = await freePorts(7);
+    const ports = {
+      a: [p[0] ?? 0, p[1] ?? 0, 9],
+      b: [p[2] ?? 0, p[3] ?? 0, app.port],
+      d: [p[4] ?? 0, p[5] ?? 0, appD.port],
+    };
     outboundA = p[1] ?? 0;
     issuer = `https://localhost:${tokensPort}`;
     cluster = await startMeshCluster({
@@ -202,6 +236,7 @@ describe('tokens: the delegation chain user → A (token exchange) → B (mTLS +
         `    - issuer: ${IDP}`,
         `      jwksFile: ${jwks}`,
       ],
+      agentConfig: [`tokenEndpoint: https://localhost:${tokensPort}/oauth2/token`],
     });
     const b = await cluster.admin('bundle', 'show', '-o', 'pem');
     assert.equal(b.code, 0, b.stderr);
@@ -221,6 +256,7 @@ describe('tokens: the delegation chain user → A (token exchange) → B (mTLS +
     for (const [name, id] of [
       ['service-a', A],
       ['service-b', B],
+      ['service-d', D],
     ] as const) {
       const socket = await cluster.addWorkload(name, id);
       await cluster.startSidecar({ name, spiffeId: id, instance: `${name}-0`, socket });
@@ -231,6 +267,7 @@ describe('tokens: the delegation chain user → A (token exchange) → B (mTLS +
     agent.destroy();
     await cluster?.stop();
     await app?.close();
+    await appD?.close();
     await temp?.remove();
   });
 
@@ -264,6 +301,25 @@ describe('tokens: the delegation chain user → A (token exchange) → B (mTLS +
     });
     assert.equal(own.status, 200, JSON.stringify(own.body));
     assert.equal(await callB(own.body['access_token'] as string), 403, 'no delegated user');
+  });
+
+  it('token egress from the token service: A’s sidecar sends its own certificate-bound access token to D, which D’s sidecar validates', async () => {
+    assert.equal(await call('service-d'), 200);
+    const header = String(appD.lastHeaders()['authorization'] ?? '');
+    assert.match(header, /^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+    const token = header.slice('Bearer '.length);
+    const [h, c] = token
+      .split('.')
+      .slice(0, 2)
+      .map((p) => JSON.parse(Buffer.from(p, 'base64url').toString()) as Record<string, unknown>);
+    assert.equal(h?.['typ'], 'at+jwt');
+    assert.equal(c?.['iss'], issuer);
+    assert.equal(c?.['sub'], A);
+    assert.equal(c?.['aud'], 'service-d');
+    assert.equal(c?.['scope'], 'reports:read');
+    assert.ok(
+      typeof (c?.['cnf'] as Record<string, unknown> | undefined)?.['x5t#S256'] === 'string',
+    );
   });
 
   it('a service outside the vending policy, or an audience it does not allow, is refused', async () => {

@@ -13,6 +13,7 @@ export * from './workload-attestor/attest-caller.js';
 export * from './workload-attestor/unix-attestor.js';
 export * from './sds/sds-service.js';
 export * from './sds/sds-secrets.js';
+export { type OAuthTokenClient, createOAuthTokenClient } from './sds/oauth-token-client.js';
 export * from './workload-sockets/socket-selector.js';
 export * from './workload-sockets/serve-agent-socket.js';
 export * from './workload-sockets/workload-sockets.js';

@@ -13,8 +13,9 @@ import {
   type DiscoveryResponse,
   XDS_TYPE_URL,
   jwtSvidSecretAudience,
+  oauthTokenSecretRequest,
 } from '@parley/api';
-import { type Clock, ParleyError, type SpiffeId, invalidArgument, systemClock } from '@parley/core';
+import { type Clock, ParleyError, invalidArgument, systemClock } from '@parley/core';
 import { toGrpcStatus } from '../workload-api/grpc-status.js';
 import { type ViewOutcome, ViewFanOut } from '../workload-api/view-fan-out.js';
 import type {
@@ -25,7 +26,8 @@ import type {
   WorkloadView,
 } from '../workload-api/workload-api-deps.js';
 import { NO_IDENTITY } from '../workload-api/workload-responses.js';
-import { JwtSvidSecrets, jwtSvidSecret } from './jwt-svid-secrets.js';
+import type { OAuthTokenClient } from './oauth-token-client.js';
+import { TokenSecrets, isTokenSecretName, tokenSecret } from './token-secrets.js';
 import { type SdsSecret, secretsFor, secretsVersion } from './sds-secrets.js';
 
 /** An SDS call as grpc-js hands it to a handler (the stream or the unary fetch). */
@@ -40,8 +42,10 @@ export interface SdsDeps {
   /** The agent's SVID cache, read through the same view as the Workload API. */
   readonly cache: WorkloadIdentityCache;
   readonly log: WorkloadApiLog;
-  /** For the lifetimes of JWT-SVID secrets (default: the system clock). */
+  /** For the lifetimes of token secrets (default: the system clock). */
   readonly clock?: Clock;
+  /** Where `parley:oauth:…` secrets come from; without it they are not served. */
+  readonly oauth?: OAuthTokenClient | undefined;
 }
 
 /** The SDS handlers, for `server.addService(loadXdsServices().SecretDiscoveryService.service, …)`. */
@@ -106,19 +110,18 @@ class SdsStream {
   #nonce = 0;
   #lastNonce = '';
   #lastVersion = '';
-  readonly #tokens: JwtSvidSecrets;
+  readonly #tokens: TokenSecrets;
 
   constructor(
     private readonly call: ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>,
     private readonly log: WorkloadApiLog,
-    fetchJwtSvid: (spiffeId: SpiffeId, audience: string) => Promise<string>,
+    fetchToken: (view: WorkloadView, name: string) => Promise<string>,
     clock: Clock,
   ) {
-    this.#tokens = new JwtSvidSecrets({
-      fetch: async (audience) => {
-        const id = this.#view?.svids[0]?.spiffeId;
-        if (id === undefined) throw new ParleyError('unavailable', NO_IDENTITY);
-        return fetchJwtSvid(id, audience);
+    this.#tokens = new TokenSecrets({
+      fetch: async (name) => {
+        if (this.#view === undefined) throw new ParleyError('unavailable', NO_IDENTITY);
+        return fetchToken(this.#view, name);
       },
       onChange: () => this.#send(false),
       clock,
@@ -182,6 +185,26 @@ class SdsStream {
 export function createSdsService(deps: SdsDeps): SdsService {
   const { log } = deps;
   const clock = deps.clock ?? systemClock;
+
+  /** The token a token secret name stands for, for the caller's default identity. */
+  async function fetchToken(
+    selectors: readonly Selector[],
+    view: WorkloadView,
+    name: string,
+  ): Promise<string> {
+    const svid = view.svids[0];
+    if (svid === undefined) throw new ParleyError('permission-denied', NO_IDENTITY);
+    const audience = jwtSvidSecretAudience(name);
+    if (audience !== undefined) {
+      return (await deps.cache.fetchJwtSvid(selectors, svid.spiffeId, [audience])).token;
+    }
+    const oauth = oauthTokenSecretRequest(name);
+    if (oauth === undefined) throw invalidArgument('not a token secret name');
+    if (deps.oauth === undefined) {
+      throw new ParleyError('failed-precondition', 'the agent has no tokenEndpoint configured');
+    }
+    return deps.oauth.token(svid, view.bundle, oauth.audience, oauth.scopes);
+  }
   const fanOut = new ViewFanOut(deps.cache, log);
 
   async function identify(call: SdsCall, method: string): Promise<readonly Selector[]> {
@@ -228,8 +251,7 @@ export function createSdsService(deps: SdsDeps): SdsService {
           const opened = new SdsStream(
             call,
             log,
-            async (id, audience) =>
-              (await deps.cache.fetchJwtSvid(selectors, id, [audience])).token,
+            (view, name) => fetchToken(selectors, view, name),
             clock,
           );
           const unwatch = fanOut.watch(selectors, (outcome) => opened.onView(outcome));
@@ -253,16 +275,9 @@ export function createSdsService(deps: SdsDeps): SdsService {
         const view = fanOut.viewFor(selectors);
         if (view.svids.length === 0) throw new ParleyError('permission-denied', NO_IDENTITY);
         const tokens = await Promise.all(
-          [...new Set(request.resource_names)].flatMap((name) => {
-            const audience = jwtSvidSecretAudience(name);
-            const id = view.svids[0]?.spiffeId;
-            if (audience === undefined || id === undefined) return [];
-            return [
-              deps.cache
-                .fetchJwtSvid(selectors, id, [audience])
-                .then((svid) => jwtSvidSecret(name, svid.token)),
-            ];
-          }),
+          [...new Set(request.resource_names)]
+            .filter(isTokenSecretName)
+            .map(async (name) => tokenSecret(name, await fetchToken(selectors, view, name))),
         );
         const secrets = [...secretsFor(view, request.resource_names), ...tokens];
         if (secrets.length === 0)

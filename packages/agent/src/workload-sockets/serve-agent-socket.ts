@@ -3,6 +3,7 @@ import { loadWorkloadApi, loadXdsServices } from '@parley/api';
 import type { Clock } from '@parley/core';
 import { type UnixGrpcListener, listenUnixGrpc } from '../peer/listen-unix-grpc.js';
 import type { PeerNamedCall } from '../peer/peer-of.js';
+import type { OAuthTokenClient } from '../sds/oauth-token-client.js';
 import { createSdsService } from '../sds/sds-service.js';
 import type {
   CallerResult,
@@ -23,6 +24,8 @@ export interface AgentSocketDeps {
   readonly log: WorkloadApiLog;
   /** When set, the socket also serves ADS, relayed to the server with the caller's own SVID. */
   readonly xdsRelay?: XdsRelayUpstream;
+  /** Where SDS gets `parley:oauth:…` access tokens (token egress); without it none are served. */
+  readonly oauth?: OAuthTokenClient;
   /**
    * Services other modules serve on the socket (the ext_authz Check service), given the SPIFFE
    * IDs the caller of a call is entitled to (from its attested selectors; empty when none).
@@ -66,7 +69,13 @@ export async function serveAgentSocket(
   );
   server.addService(
     loadXdsServices().SecretDiscoveryService.service,
-    createSdsService({ identify, cache: deps.cache, log: deps.log, clock: deps.clock }),
+    createSdsService({
+      identify,
+      cache: deps.cache,
+      log: deps.log,
+      clock: deps.clock,
+      oauth: deps.oauth,
+    }),
   );
   if (deps.xdsRelay !== undefined) {
     server.addService(

@@ -38,6 +38,11 @@ export interface AgentConfig {
    * absent.
    */
   readonly authz: { readonly serverAddress: string } | undefined;
+  /**
+   * Parley's OAuth token endpoint (an https URL), where the agent obtains the access tokens of
+   * routes with `egress.token.source: oauth` for the workloads it serves (docs/tokens.md).
+   */
+  readonly tokenEndpoint: string | undefined;
 }
 
 /** Where the agent's xDS relay forwards ADS streams. */
@@ -129,5 +134,15 @@ export function readAgentConfig(r: ObjectReader, path: (p: string) => string): A
       authz === undefined
         ? undefined
         : { serverAddress: authz.parsed('serverAddress', parseAddress) },
+    tokenEndpoint: r.has('tokenEndpoint')
+      ? r.parsed('tokenEndpoint', (v) => {
+          if (!/^https:\/\/[^/?#]+\/[^?#]*$/.test(v)) {
+            throw new Error(
+              'must be an https URL with a path, e.g. https://localhost:8443/oauth2/token',
+            );
+          }
+          return v;
+        })
+      : undefined,
   };
 }

@@ -6,6 +6,7 @@ import {
   type NodeAttestationPlugin,
   WorkloadSockets,
   attestCaller,
+  createOAuthTokenClient,
   createWorkloadAttestors,
   grpcXdsRelayUpstream,
   serveAgentSocket,
@@ -114,6 +115,9 @@ export async function runAgent(
       }),
     }),
     ...(authz !== undefined && { extraServices: authz.services }),
+    ...(config.tokenEndpoint !== undefined && {
+      oauth: createOAuthTokenClient(config.tokenEndpoint),
+    }),
   };
   // The general socket: callers get what their peer credentials entitle them to, never a
   // `parley:socket:*` selector.

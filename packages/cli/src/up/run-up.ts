@@ -314,7 +314,14 @@ export async function runUp(options: UpOptions, deps: UpDeps): Promise<number> {
     await rm(layout.agentData, { recursive: true, force: true });
     await writeFile(
       layout.agentConfig,
-      agentConfigYaml({ trustDomain, agentApiPort, xdsPort, authzPort, joinToken: token.token }),
+      agentConfigYaml({
+        trustDomain,
+        agentApiPort,
+        xdsPort,
+        authzPort,
+        tokensPort,
+        joinToken: token.token,
+      }),
       { mode: 0o600 },
     );
     await start({

@@ -233,6 +233,7 @@ export function agentConfigYaml(options: {
   readonly agentApiPort: number;
   readonly xdsPort: number;
   readonly authzPort: number;
+  readonly tokensPort: number;
   readonly joinToken: string;
 }): string {
   return `# Written by parley up at each start (the join token is single-use).
@@ -249,6 +250,7 @@ xdsRelay:
   serverAddress: 127.0.0.1:${options.xdsPort}
 authz:
   serverAddress: 127.0.0.1:${options.authzPort}
+tokenEndpoint: https://localhost:${options.tokensPort}/oauth2/token
 `;
 }
 

@@ -206,14 +206,18 @@ describe('compileMesh', () => {
     });
     assert.deepEqual(
       list(l, ...HCM, 'http_filters').map((f) => at(f, 'name')),
-      ['envoy.filters.http.fault', egressFilterName(REVIEWS), 'envoy.filters.http.router'],
+      [
+        'envoy.filters.http.fault',
+        egressFilterName(`parley:jwt-svid:${REVIEWS}`),
+        'envoy.filters.http.router',
+      ],
     );
   });
 
   it('injects a JWT-SVID for the audience of routes with token egress, and only on those', () => {
     const l = decoded(front, XDS_TYPE_URL.listener, 'outbound');
     const injector = list(l, ...HCM, 'http_filters').find(
-      (f) => at(f, 'name') === egressFilterName(REVIEWS),
+      (f) => at(f, 'name') === egressFilterName(`parley:jwt-svid:${REVIEWS}`),
     );
     assert.equal(at(injector, 'typed_config', 'overwrite'), true);
     assert.equal(at(injector, 'typed_config', 'allow_request_without_credential'), false);
@@ -226,7 +230,7 @@ describe('compileMesh', () => {
       at(
         hosts.find((h) => at(h, 'name') === name),
         'typed_per_filter_config',
-        egressFilterName(REVIEWS),
+        egressFilterName(`parley:jwt-svid:${REVIEWS}`),
       );
     assert.equal(perFilter('reviews'), undefined, 'on for reviews');
     assert.equal(at(perFilter('reviews-v2'), 'disabled'), true, 'off for every other host');

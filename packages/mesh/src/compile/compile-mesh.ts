@@ -14,7 +14,7 @@ import { clusterLoadAssignment } from './endpoints.js';
 import { DEFAULT_HTTP_FILTERS, type HttpFilterPiece } from './filters.js';
 import { OUTBOUND_LISTENER, apiListener, inboundListener, outboundListener } from './listeners.js';
 import {
-  egressAudiences,
+  egressSecrets,
   outboundRouteConfiguration,
   proxylessRouteConfiguration,
 } from './routes.js';
@@ -249,7 +249,7 @@ class MeshPlan {
         set.routeName,
         this.filters,
         endpoint,
-        egressAudiences(set.hosts, this.routes),
+        egressSecrets(set.hosts, this.routes),
       );
       listeners.set(OUTBOUND_LISTENER, xdsResource(XDS_TYPE_URL.listener, OUTBOUND_LISTENER, l));
     }

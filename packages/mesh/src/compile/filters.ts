@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type ProtoObject, jwtSvidSecretName } from '@parley/api';
+import type { ProtoObject } from '@parley/api';
 import type { Endpoint, Service } from '../model/mesh-config.js';
 import { TYPE, sdsSecret, stringStruct } from './xds-resource.js';
 
@@ -13,8 +13,8 @@ export interface HttpFilterContext {
   readonly service: Service;
   /** The instance, when the proxy fronts one. */
   readonly endpoint?: Endpoint;
-  /** Outbound: the audiences of the token egress of the routes this proxy calls, sorted. */
-  readonly egressAudiences?: readonly string[];
+  /** Outbound: the SDS secrets of the token egress of the routes this proxy calls, sorted. */
+  readonly egressSecrets?: readonly string[];
 }
 
 /** One entry of an HTTP connection manager's `http_filters`. */
@@ -55,25 +55,25 @@ export const FAULT_FILTER: HttpFilterPiece = {
       : [],
 };
 
-/** The name of the credential injector that sends tokens for `audience` (route egress). */
-export function egressFilterName(audience: string): string {
-  return `parley.egress.${createHash('sha256').update(audience).digest('hex').slice(0, 16)}`;
+/** The name of the credential injector that sends the SDS secret `secret` (route egress). */
+export function egressFilterName(secret: string): string {
+  return `parley.egress.${createHash('sha256').update(secret).digest('hex').slice(0, 16)}`;
 }
 
 /**
  * Token egress on the caller's side (docs/mesh-config.md, Route `egress`): one credential
- * injector per audience the proxy's routes ask for, turned off by every virtual host of another
- * audience (see `virtualHost`). Each takes `Bearer <JWT-SVID>` from the agent over SDS and sets
- * it as `Authorization`, replacing the app's; without the secret the request is refused (401),
- * never sent with another audience's token.
+ * injector per token the proxy's routes ask for, turned off by every virtual host that asks for
+ * another (see `virtualHost`). Each takes `Bearer <token>` from the agent over SDS (a JWT-SVID or
+ * an access token, `egressSecretName`) and sets it as `Authorization`, replacing the app's;
+ * without the secret the request is refused (401), never sent with another host's token.
  */
 export const EGRESS_FILTER: HttpFilterPiece = {
   order: HTTP_FILTER_ORDER.egress,
   filters: (ctx) =>
     ctx.side !== 'outbound'
       ? []
-      : (ctx.egressAudiences ?? []).map((audience) => ({
-          name: egressFilterName(audience),
+      : (ctx.egressSecrets ?? []).map((secret) => ({
+          name: egressFilterName(secret),
           typed_config: {
             '@type': TYPE.credentialInjector,
             overwrite: true,
@@ -82,7 +82,7 @@ export const EGRESS_FILTER: HttpFilterPiece = {
               name: 'envoy.http.injected_credentials.generic',
               typed_config: {
                 '@type': TYPE.genericCredential,
-                credential: sdsSecret(jwtSvidSecretName(audience)),
+                credential: sdsSecret(secret),
                 header: 'Authorization',
               },
             },

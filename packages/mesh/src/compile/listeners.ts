@@ -113,13 +113,13 @@ export function outboundListener(
   routeConfigName: string,
   pieces: readonly HttpFilterPiece[],
   endpoint?: Endpoint,
-  egressAudiences: readonly string[] = [],
+  egressSecrets: readonly string[] = [],
 ): ProtoObject {
   const ctx: HttpFilterContext = {
     side: 'outbound',
     service,
     ...(endpoint !== undefined && { endpoint }),
-    egressAudiences,
+    egressSecrets,
   };
   const routing = { rds: { route_config_name: routeConfigName, config_source: ADS_SOURCE } };
   return {

@@ -7,6 +7,7 @@ import type {
   StringMatch,
   TrafficPolicy,
 } from '../model/mesh-config.js';
+import { egressSecretName } from '../model/read-route.js';
 import { egressFilterName } from './filters.js';
 import { TYPE, duration, fractionalPercent } from './xds-resource.js';
 
@@ -183,18 +184,18 @@ function destinationHost(
 
 /**
  * The virtual host of a destination service for Envoy sidecars. Token egress: the proxy has one
- * credential injector per audience its routes ask for (`audiences`); each host turns off every
+ * credential injector per token its routes ask for (`secrets`); each host turns off every
  * injector but its own, so a request carries its destination's token and no other.
  */
 export function virtualHost(
   service: Service,
   route: Route | undefined,
   policies: ReadonlyMap<string, TrafficPolicy>,
-  audiences: readonly string[] = [],
+  secrets: readonly string[] = [],
 ): ProtoObject {
   const host = destinationHost(service, route, policies, ruleRoute);
-  const own = route?.egress?.token.audience;
-  const off = audiences.filter((a) => a !== own);
+  const own = route?.egress === undefined ? undefined : egressSecretName(route.egress);
+  const off = secrets.filter((a) => a !== own);
   return off.length === 0
     ? host
     : {
@@ -205,16 +206,16 @@ export function virtualHost(
       };
 }
 
-/** The audiences of the token egress of the routes to `services`, sorted, each once. */
-export function egressAudiences(
+/** The SDS secrets of the token egress of the routes to `services`, sorted, each once. */
+export function egressSecrets(
   services: readonly Service[],
   routes: ReadonlyMap<string, Route>,
 ): string[] {
-  const audiences = services.flatMap((s) => {
-    const audience = routes.get(s.metadata.name)?.egress?.token.audience;
-    return audience === undefined ? [] : [audience];
+  const secrets = services.flatMap((s) => {
+    const egress = routes.get(s.metadata.name)?.egress;
+    return egress === undefined ? [] : [egressSecretName(egress)];
   });
-  return [...new Set(audiences)].sort();
+  return [...new Set(secrets)].sort();
 }
 
 /**
@@ -228,12 +229,10 @@ export function outboundRouteConfiguration(
   policies: ReadonlyMap<string, TrafficPolicy>,
   fallback?: Service,
 ): ProtoObject {
-  const audiences = egressAudiences(services, routes);
-  const hosts = services.map((s) =>
-    virtualHost(s, routes.get(s.metadata.name), policies, audiences),
-  );
+  const secrets = egressSecrets(services, routes);
+  const hosts = services.map((s) => virtualHost(s, routes.get(s.metadata.name), policies, secrets));
   if (fallback !== undefined) {
-    const host = virtualHost(fallback, routes.get(fallback.metadata.name), policies, audiences);
+    const host = virtualHost(fallback, routes.get(fallback.metadata.name), policies, secrets);
     hosts.push({ ...host, name: 'default', domains: ['*'] });
   }
   return { name, virtual_hosts: hosts };

@@ -194,8 +194,13 @@ export interface RouteEgress {
   readonly token: {
     /** The token's audience (the destination as its validator names itself). */
     readonly audience: string;
-    /** Where the sidecar gets it: a JWT-SVID of its own identity from the node's agent. */
-    readonly source: 'jwt-svid';
+    /**
+     * Where the sidecar gets it, through the node's agent: a JWT-SVID of its own identity, or an
+     * access token from Parley's token endpoint (client credentials with its X509-SVID).
+     */
+    readonly source: 'jwt-svid' | 'oauth';
+    /** `oauth`: the scopes asked for. */
+    readonly scopes: readonly string[];
   };
 }
 

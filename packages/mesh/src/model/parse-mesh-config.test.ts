@@ -210,6 +210,49 @@ spec:
     ],
   ],
   [
+    'a Route egress with a bad audience, an unknown source and scopes without oauth',
+    `apiVersion: parley.dev/v1
+kind: Route
+metadata: { name: r }
+spec:
+  host: a
+  egress: { token: { audience: "a?b", source: magic } }
+  rules: [{ destinations: [{ service: a }] }]
+---
+apiVersion: parley.dev/v1
+kind: Route
+metadata: { name: s }
+spec:
+  host: b
+  egress: { token: { audience: b, scopes: [read] } }
+  rules: [{ destinations: [{ service: b }] }]`,
+    [
+      'x.yaml:6: spec.egress.token.source: must be one of jwt-svid, oauth',
+      'x.yaml:6: spec.egress.token.audience: must be 1-512 printable ASCII characters without spaces or "?"',
+      'x.yaml:14: spec.egress.token.scopes: only applies to source: oauth',
+    ],
+  ],
+  [
+    'a TokenPolicy with a bad client, grant, scope and a missing subjects',
+    `apiVersion: parley.dev/v1
+kind: TokenPolicy
+metadata: { name: t }
+spec:
+  rules:
+    - clients: [not-an-id]
+      grants: [implicit, token-exchange]
+      audiences: [a]
+      scopes: ["has space"]
+      maxTtl: 48h`,
+    [
+      'x.yaml:6: spec.rules[0].subjects: is required when grants include token-exchange',
+      'x.yaml:6: spec.rules[0].clients[0]: invalid SPIFFE ID: scheme is missing or invalid (must be spiffe:// in lowercase)',
+      'x.yaml:7: spec.rules[0].grants[0]: must be one of client_credentials, token-exchange',
+      'x.yaml:9: spec.rules[0].scopes[0]: must be an RFC 6749 scope token (printable ASCII, no space, " or \\)',
+      'x.yaml:10: spec.rules[0].maxTtl: must be between 1s and 24h',
+    ],
+  ],
+  [
     'an AuthorizationPolicy with an unknown key and a bad action',
     `apiVersion: parley.dev/v1
 kind: AuthorizationPolicy

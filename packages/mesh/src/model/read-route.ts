@@ -1,3 +1,4 @@
+import { jwtSvidSecretName, oauthTokenSecretName } from '@parley/api';
 import type { ConfigProblem, ObjectReader } from '@parley/core';
 import type {
   FaultInjection,
@@ -234,8 +235,9 @@ function readRule(rule: ObjectReader, index: number, problems: ConfigProblem[]):
   };
 }
 
-// An audience is an identifier (often a URI or SPIFFE ID): printable ASCII, no spaces.
-const AUDIENCE = /^[\x21-\x7e]{1,512}$/;
+// An audience is an identifier (often a URI or SPIFFE ID): printable ASCII, no spaces, no "?".
+const AUDIENCE = /^[\x21-\x3e\x40-\x7e]{1,512}$/;
+const SCOPE = /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/; // RFC 6749 §3.3 scope-token
 
 function readEgress(r: ObjectReader | undefined): RouteEgress | undefined {
   if (r === undefined) return undefined;
@@ -245,12 +247,24 @@ function readEgress(r: ObjectReader | undefined): RouteEgress | undefined {
     return undefined;
   }
   const audience = t.string('audience');
-  const source = t.oneOf('source', ['jwt-svid'] as const, 'jwt-svid');
+  const source = t.oneOf('source', ['jwt-svid', 'oauth'] as const, 'jwt-svid');
+  const scopes = t.has('scopes')
+    ? readStrings(t, 'scopes', (v) =>
+        SCOPE.test(v) ? undefined : 'must be an RFC 6749 scope token',
+      )
+    : [];
+  if (source !== 'oauth' && scopes.length > 0) t.problem('scopes', 'only applies to source: oauth');
   if (audience !== undefined && !AUDIENCE.test(audience)) {
-    t.problem('audience', 'must be 1-512 printable ASCII characters without spaces');
+    t.problem('audience', 'must be 1-512 printable ASCII characters without spaces or "?"');
     return undefined;
   }
-  return audience === undefined ? undefined : { token: { audience, source } };
+  return audience === undefined ? undefined : { token: { audience, source, scopes } };
+}
+
+/** The SDS secret a sidecar sends for a route's token egress (named as the agent serves it). */
+export function egressSecretName(egress: RouteEgress): string {
+  const { audience, source, scopes } = egress.token;
+  return source === 'oauth' ? oauthTokenSecretName(audience, scopes) : jwtSvidSecretName(audience);
 }
 
 /** Reads the `spec` of a Route; weights are settled by the semantic checks. */

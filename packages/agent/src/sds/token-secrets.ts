@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { XDS_TYPE_URL, encodeAny, jwtSvidSecretAudience } from '@parley/api';
+import {
+  XDS_TYPE_URL,
+  encodeAny,
+  jwtSvidSecretAudience,
+  oauthTokenSecretRequest,
+} from '@parley/api';
 import { type Clock, decodeBase64Url } from '@parley/core';
 import type { WorkloadApiLog } from '../workload-api/workload-api-deps.js';
 import type { SdsSecret } from './sds-secrets.js';
@@ -8,8 +13,13 @@ import type { SdsSecret } from './sds-secrets.js';
 const RETRY_MS = 5_000;
 /** Fetched again this long after the half-life (the SVID cache renews at half-life). */
 const AFTER_HALF_LIFE_MS = 1_000;
-/** The most JWT-SVID secrets one stream may ask for. */
-const MAX_AUDIENCES = 32;
+/** The most token secrets one stream may ask for. */
+const MAX_TOKENS = 32;
+
+/** True when `name` is a token secret: `parley:jwt-svid:<audience>` or `parley:oauth:…`. */
+export function isTokenSecretName(name: string): boolean {
+  return jwtSvidSecretAudience(name) !== undefined || oauthTokenSecretRequest(name) !== undefined;
+}
 
 interface Held {
   secret?: SdsSecret | undefined;
@@ -18,7 +28,7 @@ interface Held {
   closed: boolean;
 }
 
-/** `iat` and `exp` of a JWT-SVID the agent already verified, in milliseconds. */
+/** `iat` and `exp` of a token the agent obtained (a JWT-SVID or an access token), in ms. */
 function lifetime(token: string): { issuedAt: number; expiresAt: number } {
   const body = decodeBase64Url(token.split('.')[1] ?? '');
   const claims = JSON.parse(body?.toString('utf8') ?? '{}') as { iat?: unknown; exp?: unknown };
@@ -28,7 +38,7 @@ function lifetime(token: string): { issuedAt: number; expiresAt: number } {
 }
 
 /** The generic secret `Bearer <token>` named `name`. */
-export function jwtSvidSecret(name: string, token: string): SdsSecret {
+export function tokenSecret(name: string, token: string): SdsSecret {
   const resource = encodeAny(XDS_TYPE_URL.secret, {
     name,
     generic_secret: { secret: { inline_string: `Bearer ${token}` } },
@@ -39,19 +49,19 @@ export function jwtSvidSecret(name: string, token: string): SdsSecret {
 }
 
 /**
- * The `parley:jwt-svid:<audience>` secrets of one SDS stream (token egress, docs/mesh-config.md):
- * for each such name requested, a JWT-SVID of the caller's default identity for that audience,
- * fetched through the SVID cache and fetched again after its half-life, so Envoy always holds
- * a valid one. A failed fetch is retried; a token past its expiry is withdrawn. `onChange` runs
- * whenever the set of available secrets changes.
+ * The token secrets of one SDS stream (token egress, docs/tokens.md): for each requested
+ * `parley:jwt-svid:<audience>` a JWT-SVID of the caller's default identity, for each
+ * `parley:oauth:<audience>?scope=…` an access token from the token endpoint — fetched again after
+ * half its lifetime, so Envoy always holds a valid one. A failed fetch is retried; a token past
+ * its expiry is withdrawn. `onChange` runs whenever the set of available secrets changes.
  */
-export class JwtSvidSecrets {
+export class TokenSecrets {
   readonly #held = new Map<string, Held>();
 
   constructor(
     private readonly deps: {
-      /** A JWT-SVID of the caller's default identity for `audience`. */
-      readonly fetch: (audience: string) => Promise<string>;
+      /** The token a token secret name stands for, for the caller's default identity. */
+      readonly fetch: (name: string) => Promise<string>;
       readonly onChange: () => void;
       readonly clock: Clock;
       readonly log: WorkloadApiLog;
@@ -60,9 +70,7 @@ export class JwtSvidSecrets {
 
   /** Follows the requested names: starts fetching new audiences, forgets dropped ones. */
   want(names: readonly string[]): void {
-    const wanted = new Set(
-      names.filter((n) => jwtSvidSecretAudience(n) !== undefined).slice(0, MAX_AUDIENCES),
-    );
+    const wanted = new Set(names.filter(isTokenSecretName).slice(0, MAX_TOKENS));
     for (const [name, held] of this.#held) {
       if (!wanted.has(name)) this.#drop(name, held);
     }
@@ -101,20 +109,19 @@ export class JwtSvidSecrets {
   }
 
   #fetch(name: string, held: Held): void {
-    const audience = jwtSvidSecretAudience(name) as string;
-    this.deps.fetch(audience).then(
+    this.deps.fetch(name).then(
       (token) => {
         if (held.closed) return;
         const { issuedAt, expiresAt } = lifetime(token);
-        held.secret = jwtSvidSecret(name, token);
+        held.secret = tokenSecret(name, token);
         held.expiresAt = expiresAt;
         this.#schedule(name, held, issuedAt + (expiresAt - issuedAt) / 2 + AFTER_HALF_LIFE_MS);
         this.deps.onChange();
       },
       (err: unknown) => {
         if (held.closed) return;
-        this.deps.log.warn('sds: no JWT-SVID for token egress', {
-          audience: audience.slice(0, 256),
+        this.deps.log.warn('sds: no token for token egress', {
+          secret: name.slice(0, 256),
           reason: (err as Error).message,
         });
         const now = this.deps.clock.now();
