@@ -1,39 +1,25 @@
 // bench/secrets: KV v2 reads and writes per second with p50/p99 through a real `parley server run`
 // (SQLite store, audit on: every request appends to the hash-chained audit log before it is
 // answered), over mTLS with an X509-SVID, at 1 and 32 concurrent connections, and the latency of
-// reads at a fixed 500 req/s. Load comes from bench/go/secrets-load (Go, keep-alive HTTP/1.1).
+// reads at a fixed 500 req/s. Load comes from bench/go/https-load (Go, keep-alive HTTP/1.1).
 // Baseline in the same run: Node's HTTPS server with the same TLS set-up answering a body of the
 // same size at once (noop-https-server.ts) — the ceiling of this runtime on this machine.
 // Anchors (issue 7): OpenBao's published 3-node figures (reads mean 5.75 ms, p99 36.9 ms at
 // 500 req/s) and vault-benchmark's KV v2 example (~8.4k req/s). Target: ≥ 10,000 reads/s and
 // p99 ≤ 5 ms at 500 req/s, audit included. BENCH_SECONDS (default 5) sets each measurement.
-import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { cacheDir, freePort, makeTempDir, startDaemon, waitFor } from '@parley/testing';
-import { processStats } from '../process-stats.js';
+import { freePort, makeTempDir, startDaemon, waitFor } from '@parley/testing';
+import { type Load, httpsLoad, printLoadTable, requireLoader } from '../https-load.js';
 import { runBench } from '../run-bench.js';
 import { startParleyServer } from '../parley-server.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
-const LOADER = join(cacheDir, 'bin', 'secrets-load');
 const CLIENT = 'spiffe://example.org/bench/client';
 
-interface Load {
-  readonly requests: number;
-  readonly errors: number;
-  readonly rate: number;
-  readonly p50Ms: number;
-  readonly p90Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-}
-
 await runBench('bench:secrets', 15 * 60_000, async (defer) => {
-  if (!existsSync(LOADER)) throw new Error(`${LOADER} missing: run npm run bench:secrets`);
+  requireLoader('bench:secrets');
   const dir = await makeTempDir('parley-bench-secrets-');
   defer(() => dir.remove());
   const secretsPort = await freePort();
@@ -79,18 +65,10 @@ await runBench('bench:secrets', 15 * 60_000, async (defer) => {
   );
 
   // The no-op server answers what a Parley read answers (same body size).
-  const sample = await (async () => {
-    const { stdout } = await promisify(execFile)(LOADER, [
-      ...loaderArgs(`https://localhost:${secretsPort}/v1/secret/data/bench/read`),
-      '-conns',
-      '1',
-      '-seconds',
-      '0.2',
-      '-warmup',
-      '0',
-    ]);
-    return JSON.parse(stdout) as Load;
-  })();
+  const sample = await httpsLoad(
+    [...loaderArgs(`https://localhost:${secretsPort}/v1/secret/data/bench/read`), '-conns', '1'],
+    { seconds: 0.2, warmup: 0 },
+  );
   if (sample.errors > 0 || sample.requests === 0)
     throw new Error('Parley does not serve the bench secret');
   const bodyFile = join(dir.path, 'body.json');
@@ -120,32 +98,17 @@ await runBench('bench:secrets', 15 * 60_000, async (defer) => {
       join(clientDir, 'key.pem'),
     ];
   }
-  async function load(
-    url: string,
-    extra: string[],
-    pid?: number,
-  ): Promise<Load & { cpu?: number }> {
-    const before = pid === undefined ? undefined : processStats(pid);
-    const { stdout } = await promisify(execFile)(LOADER, [
-      ...loaderArgs(url),
-      '-seconds',
-      String(SECONDS),
-      '-warmup',
-      '1',
-      ...extra,
-    ]);
-    const after = pid === undefined ? undefined : processStats(pid);
-    const result = JSON.parse(stdout) as Load;
-    return before === undefined || after === undefined
-      ? result
-      : { ...result, cpu: (after.cpuSeconds - before.cpuSeconds) / (SECONDS + 1) };
-  }
+  const load = (url: string, extra: string[], pid?: number) =>
+    httpsLoad([...loaderArgs(url), ...extra], {
+      seconds: SECONDS,
+      ...(pid !== undefined && { pid }),
+    });
 
   const readUrl = `https://localhost:${secretsPort}/v1/secret/data/bench/read`;
   const writeUrl = `https://localhost:${secretsPort}/v1/secret/data/bench/write`;
   const noopUrl = `https://localhost:${noopPort}/v1/secret/data/bench/read`;
   const writeBody = JSON.stringify({ data: { password: 'w'.repeat(32) } });
-  const rows: [string, Load & { cpu?: number }][] = [];
+  const rows: [string, Load][] = [];
   for (const conns of [1, 32]) {
     rows.push([`no-op HTTPS, ${conns} conn`, await load(noopUrl, ['-conns', String(conns)])]);
     rows.push([
@@ -175,16 +138,8 @@ await runBench('bench:secrets', 15 * 60_000, async (defer) => {
     ),
   ]);
 
-  const pad = (s: string, n: number) => s.padEnd(n);
   console.log(`bench:secrets — ${SECONDS} s each, mTLS (X509-SVID), audit on, SQLite`);
-  console.log(
-    `${pad('target', 26)}${pad('req/s', 10)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('errors', 8)}server CPU`,
-  );
-  for (const [name, r] of rows) {
-    console.log(
-      `${pad(name, 26)}${pad(r.rate.toFixed(0), 10)}${pad(r.p50Ms.toFixed(2), 9)}${pad(r.p99Ms.toFixed(2), 9)}${pad(String(r.errors), 8)}${r.cpu === undefined ? '' : `${(r.cpu * 100).toFixed(0)}%`}`,
-    );
-  }
+  printLoadTable('req/s', rows);
   const get = (name: string) => rows.find(([n]) => n === name)?.[1] as Load;
   const reads32 = get('Parley read, 32 conn').rate;
   const noop32 = get('no-op HTTPS, 32 conn').rate;

@@ -1,0 +1,3 @@
+module parley.dev/https-load
+
+go 1.26.0

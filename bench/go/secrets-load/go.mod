@@ -1,3 +1,0 @@
-module parley.dev/secrets-load
-
-go 1.26.0
