@@ -4,7 +4,13 @@ import { dirname, join } from 'node:path';
 
 /** The real peers Parley's tests run against, each installed by a script in `scripts/`. */
 export type PeerName =
-  'envoy' | 'python' | 'go-spiffe-oracle' | 'spire-server' | 'spire-agent' | 'postgres';
+  | 'envoy'
+  | 'python'
+  | 'go-spiffe-oracle'
+  | 'go-oauth2-client'
+  | 'spire-server'
+  | 'spire-agent'
+  | 'postgres';
 
 /** The repository's root: the nearest ancestor whose package.json declares workspaces. */
 export const repoRoot: string = (() => {
@@ -57,6 +63,10 @@ const PEERS: Record<PeerName, PeerLocation> = {
   'go-spiffe-oracle': {
     path: () => fileIf(join(cacheDir, 'bin', 'go-spiffe-oracle')),
     script: 'scripts/install-go-oracle.sh',
+  },
+  'go-oauth2-client': {
+    path: () => fileIf(join(cacheDir, 'bin', 'go-oauth2-client')),
+    script: 'scripts/install-oauth-peers.sh',
   },
   'spire-server': {
     path: () => fileIf(join(cacheDir, `spire-${SPIRE_VERSION}`, 'bin', 'spire-server')),
