@@ -38,6 +38,14 @@ export interface TokensModule {
 }
 
 const KEY_ADVANCE_MS = 10_000;
+const ENDPOINTS = new Set([
+  '/oauth2/token',
+  '/oauth2/introspect',
+  '/oauth2/revoke',
+  '/oauth2/jwks',
+  '/.well-known/oauth-authorization-server',
+  '/.well-known/openid-configuration',
+]);
 const ISSUER_REFRESH_MS = 60_000;
 const REVOKED_PRUNE_MS = 60_000;
 
@@ -118,12 +126,14 @@ export async function startTokensModule(
     address: config.address,
     tls: svid.initial,
     handler: (req: IncomingMessage, res: ServerResponse) => {
-      res.once('finish', () =>
+      res.once('finish', () => {
+        // Known endpoints only as label values: a client's paths must not grow the metrics.
+        const path = (req.url ?? '').split('?')[0] ?? '';
         metrics.inc('parley_tokens_requests_total', 1, {
-          path: (req.url ?? '').split('?')[0] ?? '',
+          endpoint: ENDPOINTS.has(path) ? path : 'other',
           code: String(res.statusCode),
-        }),
-      );
+        });
+      });
       let peer: { value: PeerCertificate } | undefined;
       if (served.api === undefined) {
         res.writeHead(503).end();
