@@ -142,7 +142,7 @@ describe('tokens: OAuth clients against the token server', () => {
 
   before(async () => {
     temp = await makeTempDir('parley-e2e-oauth-');
-    const [healthPort, apiPort, xdsPort, tokensPort] = (await freePorts(4));
+    const [healthPort, apiPort, xdsPort, tokensPort, authzPort] = await freePorts(5);
     issuer = `https://localhost:${tokensPort}`;
     adminSocket = join(temp.path, 'admin.sock');
     const repo = join(temp.path, 'mesh');
@@ -174,6 +174,8 @@ describe('tokens: OAuth clients against the token server', () => {
         `  xdsAddress: 127.0.0.1:${xdsPort}`,
         `  repository: ${repo}`,
         '  pollInterval: 200ms',
+        'authz:',
+        `  address: 127.0.0.1:${authzPort}`,
         'tokens:',
         `  address: 127.0.0.1:${tokensPort}`,
         // Short periods, so the rotation test below sees several keys: published 8 s ahead.

@@ -9,8 +9,9 @@
 // 2 CPUs (bcrypt-bound) and Keycloak's ~120 grants/s per vCPU. Targets: ≥ 3,000 tokens/s and
 // ≥ 2× oidc-provider. BENCH_SECONDS (default 5) sets each measurement.
 import { execFile } from 'node:child_process';
-import { generateKeyPairSync, sign } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { type KeyObject, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -23,6 +24,9 @@ const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const CLIENT = 'spiffe://example.org/bench/client';
 const FORM = 'application/x-www-form-urlencoded';
 const BODY = 'grant_type=client_credentials&audience=bench&scope=bench%3Aread';
+const PEER_BODY =
+  'grant_type=client_credentials&scope=bench%3Aread&resource=https%3A%2F%2Fbench.example';
+const PEER_CLIENT = 'bench-client';
 
 /** ES256 signatures per second of one core, with a KeyObject (the limit of JWT minting). */
 function rawEs256Rate(seconds: number): number {
@@ -36,6 +40,79 @@ function rawEs256Rate(seconds: number): number {
     n += 100;
   }
   return n / seconds;
+}
+
+/** POSTs a form to `url` over HTTPS (client certificate optional); the status and the body. */
+function postForm(
+  port: number,
+  path: string,
+  body: string,
+  tls: { readonly ca: Buffer; readonly cert?: Buffer; readonly key?: Buffer },
+): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        servername: 'localhost',
+        port,
+        path,
+        method: 'POST',
+        ...tls,
+        headers: { 'content-type': FORM, 'content-length': Buffer.byteLength(body) },
+        timeout: 10_000,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error(`${path}: no answer within 10 s`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/**
+ * Throws unless `answer` is a 200 token response whose access_token is an RFC 9068 JWT signed
+ * ES256; returns a one-line description of it.
+ */
+function checkTokenResponse(name: string, answer: { status: number; text: string }): string {
+  const fail = (why: string) =>
+    new Error(`${name}: sample token response ${why}: HTTP ${answer.status} ${answer.text}`);
+  if (answer.status !== 200) throw fail('is not 200');
+  const body = JSON.parse(answer.text) as unknown;
+  const token =
+    typeof body === 'object' && body !== null && 'access_token' in body
+      ? body.access_token
+      : undefined;
+  if (typeof token !== 'string') throw fail('has no access_token');
+  const [header = '', claims = ''] = token.split('.');
+  const decode = (part: string) =>
+    JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as Record<string, unknown>;
+  const h = decode(header);
+  const c = decode(claims);
+  if (h['typ'] !== 'at+jwt' || h['alg'] !== 'ES256') throw fail('is not an ES256 at+jwt');
+  return `200, ${String(h['alg'])} ${String(h['typ'])}, aud ${JSON.stringify(c['aud'])}, scope ${JSON.stringify(c['scope'])}, ${token.length} B`;
+}
+
+/** An RFC 7523 client assertion (ES256) as the loader signs one per request. */
+function clientAssertion(key: KeyObject, client: string, aud: string): string {
+  const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64({ alg: 'ES256', typ: 'JWT' })}.${b64({
+    iss: client,
+    sub: client,
+    aud,
+    jti: randomBytes(16).toString('base64url'),
+    iat: now,
+    exp: now + 60,
+  })}`;
+  const signature = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${signature.toString('base64url')}`;
 }
 
 async function opensslEs256(): Promise<string> {
@@ -97,7 +174,10 @@ await runBench('bench:tokens', 15 * 60_000, async (defer) => {
       'mesh:',
       `  xdsAddress: 127.0.0.1:${await freePort()}`,
       `  repository: ${repo}`,
-      '  pollInterval: 200ms',
+      // pollInterval left at its default (2 s): each poll spawns git, a few ms of the event loop.
+      // The mesh brings the authz listener up too: a free port, not its default 15013.
+      'authz:',
+      `  address: 127.0.0.1:${await freePort()}`,
       'tokens:',
       `  address: 127.0.0.1:${tokensPort}`,
     ],
@@ -174,11 +254,11 @@ await runBench('bench:tokens', 15 * 60_000, async (defer) => {
     '-content-type',
     FORM,
     '-body',
-    'grant_type=client_credentials&scope=bench%3Aread&resource=https%3A%2F%2Fbench.example',
+    PEER_BODY,
     '-assertion-key',
     clientKeyFile,
     '-assertion-client',
-    'bench-client',
+    PEER_CLIENT,
     '-assertion-aud',
     `https://localhost:${peerPort}`,
   ];
@@ -192,6 +272,31 @@ await runBench('bench:tokens', 15 * 60_000, async (defer) => {
       )?.errors === 0,
     30_000,
     () => peer.log(),
+  );
+
+  // One sample answer of each, checked before timing: 200 with an ES256 RFC 9068 access token.
+  const ca = await readFile(bundle);
+  const parleySample = checkTokenResponse(
+    'Parley',
+    await postForm(tokensPort, '/oauth2/token', BODY, {
+      ca,
+      cert: await readFile(join(clientDir, 'svid.pem')),
+      key: await readFile(join(clientDir, 'key.pem')),
+    }),
+  );
+  const assertion = clientAssertion(
+    clientKey.privateKey,
+    PEER_CLIENT,
+    `https://localhost:${peerPort}`,
+  );
+  const peerSample = checkTokenResponse(
+    'oidc-provider',
+    await postForm(
+      peerPort,
+      '/token',
+      `${PEER_BODY}&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=${assertion}`,
+      { ca },
+    ),
   );
 
   const rows: [string, Load][] = [];
@@ -216,9 +321,17 @@ await runBench('bench:tokens', 15 * 60_000, async (defer) => {
   const openssl = await opensslEs256();
 
   console.log(
-    `bench:tokens — ${SECONDS} s each; Parley: mTLS (X509-SVID), audit on, SQLite; oidc-provider: private_key_jwt (ES256), JWT access tokens`,
+    `bench:tokens — ${SECONDS} s each, keep-alive HTTP/1.1 over HTTPS (TLS) for both servers; ` +
+      'Parley: client authenticated by mTLS (X509-SVID), audit on, SQLite; ' +
+      'oidc-provider 9.13.3: private_key_jwt (a fresh ES256 assertion per request), ES256 JWT access tokens',
   );
+  console.log(`sample Parley response: ${parleySample}`);
+  console.log(`sample oidc-provider response: ${peerSample}`);
   printLoadTable('tokens/s', rows);
+  // The raw signing rate as a row of the same table (its columns: name 26, rate 10).
+  console.log(
+    `${'raw ES256 signs, 1 core'.padEnd(26)}${raw.toFixed(0).padEnd(10)}(node:crypto sign, KeyObject)`,
+  );
   const get = (name: string) => rows.find(([n]) => n === name)?.[1] as Load;
   const parley32 = get('Parley, 32 conns').rate;
   const peer32 = get('oidc-provider, 32 conns').rate;

@@ -86,6 +86,10 @@ function actorOf(value: JsonValue | undefined, depth = 0): Actor | undefined {
   return { sub: value.get('sub') as string, ...(inner !== undefined && { act: inner }) };
 }
 
+function depthOf(actor: Actor): number {
+  return actor.act === undefined ? 1 : 1 + depthOf(actor.act);
+}
+
 function scopeClaim(claims: JsonObject): string[] {
   const scope = claims.get('scope');
   return typeof scope === 'string' && scope !== '' ? scope.split(' ') : [];
@@ -216,6 +220,13 @@ export function createTokenService(deps: {
         if (!decision.ok) throw new OAuthError(decision.error, decision.description);
         let expiresAt = now + Math.min(decision.maxTtlMs, deps.maxTokenTtlMs);
         if (subject !== undefined) expiresAt = Math.min(expiresAt, subject.expiresAt);
+        // The new token's chain is one actor deeper than the subject's: it must stay readable.
+        if (subject?.act !== undefined && depthOf(subject.act) >= MAX_ACTOR_DEPTH) {
+          throw new OAuthError(
+            'invalid_grant',
+            'the subject token’s act chain is as deep as allowed',
+          );
+        }
         const act: Actor | undefined =
           subject === undefined
             ? undefined
@@ -289,7 +300,16 @@ export function createTokenService(deps: {
       const r = verifyAccessToken(token, keys.published(), { issuer, now: clock.now() });
       if (!r.ok) return;
       if (r.claims.get('client_id') !== client.clientId) {
-        throw new OAuthError('unauthorized_client', 'the token was not issued to this client');
+        const refused = new OAuthError(
+          'unauthorized_client',
+          'the token was not issued to this client',
+        );
+        await record(client, 'token.refused', {
+          grant: 'revocation',
+          error: refused.error,
+          jti: r.claims.get('jti') as string,
+        });
+        throw refused;
       }
       const jti = r.claims.get('jti') as string;
       const expiresAt = (secondsClaim(r.claims, 'exp') ?? 0) * 1000;
