@@ -200,7 +200,12 @@ export async function startTokensModule(
     rotateSigningKey: () => keys.rotate(config.signing.publishLead),
     task: (signal) =>
       runTasks(signal, [
-        every(KEY_ADVANCE_MS, 'advancing signing keys', () => keys.advance()),
+        // Often enough that the next key is out before `overlap` runs short.
+        every(
+          Math.max(250, Math.min(KEY_ADVANCE_MS, config.signing.overlap / 4)),
+          'advancing signing keys',
+          () => keys.advance(),
+        ),
         every(ISSUER_REFRESH_MS, 'refreshing subject issuers', refreshIssuers),
         every(REVOKED_PRUNE_MS, 'pruning revoked tokens', () =>
           pruneRevokedTokens(db, clock.now()),

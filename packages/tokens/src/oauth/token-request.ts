@@ -113,6 +113,9 @@ export function bodyClientAuth(params: ReadonlyMap<string, readonly string[]>): 
   if (assertionType !== undefined && assertionType !== JWT_BEARER_ASSERTION) {
     throw new OAuthError('invalid_client', 'unsupported client_assertion_type');
   }
+  if (one('client_secret') !== undefined) {
+    throw new OAuthError('invalid_client', 'client secrets are not accepted');
+  }
   const clientId = one('client_id');
   return {
     ...(clientId !== undefined && { clientId }),
